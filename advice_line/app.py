@@ -1,0 +1,121 @@
+"""The application factory: the one place where routes and resources are wired.
+
+Each resource has its own cleanup context, entered in order at start-up and left in
+reverse order at shutdown: stores (PostgreSQL pool and Redis, embedded servers when no
+URLs are configured), then the WebSocket registry (sockets closed with 1001 on the way
+out), then background tasks (cancelled and awaited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import structlog
+from aiohttp import web
+
+from advice_line import sessions
+from advice_line.appkeys import (
+    CATALOGUE,
+    CONNECTIONS,
+    DB,
+    KEYS,
+    METRICS,
+    REDIS,
+    SETTINGS,
+    STORE_URLS,
+    THROTTLE,
+)
+from advice_line.http import problems, request_context, security_headers, session_middleware
+from advice_line.i18n import Catalogue
+from advice_line.metrics import Metrics
+from advice_line.redis_keys import RedisKeys
+from advice_line.revocation import revocation_ctx
+from advice_line.settings import Settings
+from advice_line.stores import open_stores
+from advice_line.throttle import LoginThrottle
+from advice_line.views import admin_api, auth_api, pages, patients_api, system
+from advice_line.ws import websocket
+from signalling.registry import ConnectionRegistry
+
+log = structlog.get_logger("advice_line.app")
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+
+
+async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with open_stores(settings) as (pool, redis, urls):
+        app[DB] = pool
+        app[REDIS] = redis
+        app[STORE_URLS] = {"database": urls.database, "redis": urls.redis}
+        app[THROTTLE] = LoginThrottle(redis, app[KEYS], settings)
+        log.info("stores.ready", embedded_postgres=urls.embedded_postgres is not None,
+                 embedded_redis=urls.embedded_redis is not None)  # fmt: skip
+        yield
+
+
+async def connections_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[CONNECTIONS] = ConnectionRegistry()
+    yield
+    await app[CONNECTIONS].close_all()
+
+
+async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Delete long-ended sessions once an hour (the audit log keeps the logins)."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                async with app[DB].acquire() as conn:
+                    purged = await sessions.purge_expired(conn)
+                if purged:
+                    log.info("sessions.purged", count=purged)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("sessions.purge_failed", exc_info=True)
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(loop(), name="session-purge")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    # Runs before cleanup: close sockets first so handlers finish while stores are up.
+    await app[CONNECTIONS].close_all()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application for ``settings``; resources start when the app starts."""
+    app = web.Application(
+        middlewares=[request_context, security_headers, problems, session_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[KEYS] = RedisKeys(settings.redis_key_prefix)
+    app[CATALOGUE] = Catalogue.load(WEB_ROOT / "translations", settings.default_language)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(WEB_ROOT / "templates")),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        default_helpers=False,
+    )
+    # Versioned static URLs (?v=<hash>), so browsers never run a stale script after an upgrade.
+    env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
+    app.cleanup_ctx.extend([stores_ctx, connections_ctx, revocation_ctx, session_purge_ctx])
+    app.on_shutdown.append(_on_shutdown)
+    for table in (system.routes, auth_api.routes, patients_api.routes, admin_api.routes, pages.routes):
+        app.router.add_routes(table)
+    app.router.add_get("/ws", websocket)
+    app.router.add_static("/static/", WEB_ROOT / "static", name="static", append_version=True)
+    return app

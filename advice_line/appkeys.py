@@ -1,0 +1,30 @@
+"""Typed keys for everything the application object holds, in one place."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import asyncpg
+from aiohttp import web
+from redis.asyncio import Redis
+
+if TYPE_CHECKING:
+    from advice_line.i18n import Catalogue
+    from advice_line.metrics import Metrics
+    from advice_line.settings import Settings
+    from signalling.registry import ConnectionRegistry
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+DB: web.AppKey[asyncpg.Pool] = web.AppKey("db", asyncpg.Pool)
+REDIS: web.AppKey[Redis] = web.AppKey("redis", Redis)
+STORE_URLS: web.AppKey[dict[str, str]] = web.AppKey("store_urls", dict)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+CATALOGUE: web.AppKey[Catalogue] = web.AppKey("catalogue")
+CONNECTIONS: web.AppKey[ConnectionRegistry] = web.AppKey("connections")
+
+if TYPE_CHECKING:
+    from advice_line.redis_keys import RedisKeys
+    from advice_line.throttle import LoginThrottle
+
+KEYS: web.AppKey[RedisKeys] = web.AppKey("redis_keys")
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")

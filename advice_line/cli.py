@@ -1,0 +1,245 @@
+"""The ``advice-line`` console command.
+
+Every subcommand reads the same settings (``ADVICE_LINE_*`` environment variables and an
+optional config file): ``ADVICE_LINE_DATA_DIR`` for the embedded stores,
+``ADVICE_LINE_DATABASE_URL`` and ``ADVICE_LINE_REDIS_URL`` for external servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+import click
+from aiohttp import web
+from redis.asyncio import Redis
+
+from advice_line import audit, demo, organisations, users
+from advice_line.logsetup import configure_logging
+from advice_line.migrate import migrate as apply_migrations
+from advice_line.problems import Problem
+from advice_line.roles import ORGANISATION_KINDS, ROLES, TIER_NAMES
+from advice_line.settings import Settings, SettingsError, load_settings
+from advice_line.stores import open_stores
+from advice_line.validation import ValidationFailed
+
+T = TypeVar("T")
+CLI_ACTOR = audit.Actor(None, "cli:" + os.environ.get("USER", "unknown"))
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings(os.environ, overrides={k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
+
+
+def _with_stores(settings: Settings, work: Callable[[asyncpg.Pool, Redis], Awaitable[T]], *,
+                 run_migrations: bool | None = None) -> T:  # fmt: skip
+    async def run() -> T:
+        async with open_stores(settings, run_migrations=run_migrations) as (pool, redis, _urls):
+            return await work(pool, redis)
+
+    try:
+        return asyncio.run(run())
+    except Problem as problem:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in problem.errors or []) or problem.detail
+        click.echo(f"error: {problem.title}: {detail}", err=True)
+        sys.exit(1)
+    except ValidationFailed as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """The advice line: 24/7 advice for palliative care at home."""
+
+
+@main.command()
+@click.option("--host", help="Address to listen on (default 127.0.0.1, or ADVICE_LINE_HOST).")
+@click.option("--port", type=int, help="Port to listen on (default 8080, or ADVICE_LINE_PORT).")
+@click.option("--demo", "with_demo", is_flag=True, help="Seed the demo data first and print the logins.")
+def serve(host: str | None, port: int | None, with_demo: bool) -> None:
+    """Run the service until SIGINT/SIGTERM, then shut down gracefully."""
+    from advice_line.app import create_app  # imported late: the web layer is heavier
+    from advice_line.appkeys import DB
+
+    settings = _settings(host=host, port=port)
+    app = create_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        if with_demo:
+            async with app[DB].acquire() as conn:
+                await demo.seed(conn)
+        url = f"http://{settings.host}:{settings.port}/"
+        click.echo(f"\nThe advice line is running at {url}", err=True)
+        if with_demo:
+            _print_logins()
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10,
+                access_log=None, handle_signals=True)  # fmt: skip
+
+
+def _print_logins() -> None:
+    click.echo(f"Demo logins (password for all: {demo.DEMO_PASSWORD}):", err=True)
+    for username, role, name in demo.login_table():
+        click.echo(f"  {username:<20} {role:<26} {name}", err=True)
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Apply pending schema migrations (safe to run on several nodes at once)."""
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> list[int]:
+        async with pool.acquire() as conn:
+            return await apply_migrations(conn)
+
+    applied = _with_stores(settings, work, run_migrations=False)
+    click.echo(f"applied migrations: {applied}" if applied else "the schema is up to date")
+
+
+@main.command("demo")
+def demo_command() -> None:
+    """Seed the demo data (idempotent) and print the logins."""
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> dict[str, int]:
+        async with pool.acquire() as conn:
+            return await demo.seed(conn)
+
+    added = _with_stores(settings, work, run_migrations=True)
+    click.echo("added: " + ", ".join(f"{v} {k}" for k, v in added.items()))
+    _print_logins()
+
+
+@main.group("user")
+def user_group() -> None:
+    """Create, list, disable and enable users."""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline().rstrip("\n")
+    if not line:
+        click.echo("error: no password on standard input", err=True)
+        sys.exit(1)
+    return line
+
+
+@user_group.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--tier", type=click.Choice(TIER_NAMES), help="Advisors only.")
+@click.option("--organisation", help="Organisation name (all roles but admin).")
+@click.option("--display-name", help="Full name as others see it (default: the username).")
+def user_add(username: str, role: str, tier: str | None, organisation: str | None, display_name: str | None) -> None:
+    """Create a user; the password is read from standard input or prompted for."""
+    settings = _settings()
+    password = _read_password()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            org_id = None
+            if organisation:
+                org = await organisations.by_name(conn, organisation)
+                if org is None:
+                    raise Problem(422, "validation", "Unknown organisation", f"no organisation named {organisation!r}")
+                org_id = org["id"]
+            from advice_line.validation import validate
+
+            data = validate(users.CREATE_SCHEMA, {
+                "username": username.lower(), "display_name": display_name or username, "password": password,
+                "role": role, "tier": tier, "organisation_id": org_id,
+            })  # fmt: skip
+            return await users.create(conn, CLI_ACTOR, data)
+
+    user = _with_stores(settings, work)
+    click.echo(f"created user {user['username']} (id {user['id']}, {user['role']})")
+
+
+@user_group.command("list")
+@click.option("--role", type=click.Choice(ROLES))
+def user_list(role: str | None) -> None:
+    """List users."""
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> list[dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await users.list_all(conn, role=role)
+
+    for u in _with_stores(settings, work):
+        state = "disabled" if u["disabled"] else "active"
+        click.echo(f"{u['username']:<22} {u['role']:<12} {u['tier'] or '':<13} "
+                   f"{u['organisation_name'] or '':<34} {state}")  # fmt: skip
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, redis: Redis) -> None:
+        async with pool.acquire() as conn:
+            found = await users.by_username(conn, username.lower())
+            if found is None:
+                raise Problem(404, "not-found", "Unknown user", f"no user named {username!r}")
+            await users.update(conn, CLI_ACTOR, found["id"], {"disabled": disabled})
+
+    _with_stores(settings, work)
+    click.echo(f"{'disabled' if disabled else 'enabled'} {username}")
+
+
+@user_group.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable a user and end their sessions."""
+    _set_disabled(username, True)
+
+
+@user_group.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Enable a disabled user again."""
+    _set_disabled(username, False)
+
+
+@main.group("org")
+def org_group() -> None:
+    """Create and list organisations."""
+
+
+@org_group.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(ORGANISATION_KINDS), required=True)
+def org_add(name: str, kind: str) -> None:
+    """Create an organisation."""
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return await organisations.create(conn, CLI_ACTOR, name, kind)
+
+    org = _with_stores(settings, work)
+    click.echo(f"created organisation {org['name']} (id {org['id']}, {org['kind']})")
+
+
+@org_group.command("list")
+def org_list() -> None:
+    """List organisations."""
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> list[dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await organisations.list_all(conn)
+
+    for org in _with_stores(settings, work):
+        click.echo(f"{org['id']:>5}  {org['kind']:<12} {org['name']}")

@@ -1,0 +1,32 @@
+"""The PostgreSQL pool (asyncpg) and the small helpers every data module shares."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections decode json/jsonb to Python values and run in UTC."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={"timezone": "UTC", "application_name": "advice-line"},
+        command_timeout=30,
+    )
+    assert pool is not None
+    return pool
+
+
+def record_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    """A plain dict of a row, or None."""
+    return dict(record) if record is not None else None

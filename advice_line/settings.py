@@ -1,0 +1,253 @@
+"""Typed settings, built once at start from the environment and an optional TOML file.
+
+Every setting has an environment variable ``ADVICE_LINE_<NAME>``; a TOML file named by
+``ADVICE_LINE_CONFIG_FILE`` may hold the same names in lower case. The environment wins
+over the file. A bad value stops the start with a message that names the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "ADVICE_LINE_"
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; the message names each of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid settings:\n  " + "\n  ".join(problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to know about its surroundings."""
+
+    environment: str = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_key_prefix: str = "al:"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_origin: str | None = None
+    trust_proxy_headers: bool = False
+    cookie_secure: bool = False
+    session_idle_minutes: int = 480
+    session_max_hours: int = 24
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 30
+    login_throttle_window_seconds: int = 900
+    max_body_bytes: int = 65536
+    ws_heartbeat_seconds: float = 15.0
+    ws_max_message_bytes: int = 65536
+    migrate_on_start: bool = True
+    log_format: str = "console"
+    log_level: str = "info"
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    default_language: str = "da"
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (tests, CLI flags)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _parse_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _int_between(low: int, high: int) -> Callable[[object], int]:
+    def parse(raw: object) -> int:
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"must be a whole number between {low} and {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[object], float]:
+    def parse(raw: object) -> float:
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"must be a number between {low} and {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        value = str(raw).strip().lower()
+        if value not in choices:
+            raise ValueError("must be one of " + ", ".join(choices))
+        return value
+
+    return parse
+
+
+def _url(*schemes: str) -> Callable[[object], str | None]:
+    def parse(raw: object) -> str | None:
+        text = str(raw).strip()
+        if not text:
+            return None
+        parts = urlsplit(text)
+        if parts.scheme not in schemes:
+            raise ValueError("must be a URL starting with " + " or ".join(f"{s}://" for s in schemes))
+        if parts.scheme not in {"unix"} and not parts.hostname:
+            raise ValueError("must name a host")
+        return text
+
+    return parse
+
+
+def _origin(raw: object) -> str | None:
+    text = str(raw).strip().rstrip("/")
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+        raise ValueError("must be an origin such as https://advice.example.dk (no path)")
+    return text
+
+
+def _path(raw: object) -> Path:
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return Path(text).expanduser()
+
+
+def _prefix(raw: object) -> str:
+    text = str(raw)
+    if not text or len(text) > 32 or any(c.isspace() for c in text):
+        raise ValueError("must be 1-32 characters without spaces")
+    return text
+
+
+def _language(raw: object) -> str:
+    return _one_of("da", "en")(raw)
+
+
+_PARSERS: dict[str, Callable[[object], Any]] = {
+    "environment": _one_of("development", "production", "test"),
+    "data_dir": _path,
+    "database_url": _url("postgres", "postgresql"),
+    "redis_url": _url("redis", "rediss", "unix"),
+    "redis_key_prefix": _prefix,
+    "host": lambda raw: str(raw).strip() or "127.0.0.1",
+    "port": _int_between(0, 65535),
+    "public_origin": _origin,
+    "trust_proxy_headers": _parse_bool,
+    "cookie_secure": _parse_bool,
+    "session_idle_minutes": _int_between(1, 7 * 24 * 60),
+    "session_max_hours": _int_between(1, 24 * 30),
+    "login_max_failures_per_account": _int_between(1, 1000),
+    "login_max_failures_per_address": _int_between(1, 100000),
+    "login_throttle_window_seconds": _int_between(1, 86400),
+    "max_body_bytes": _int_between(1024, 64 * 1024 * 1024),
+    "ws_heartbeat_seconds": _float_between(0.05, 300.0),
+    "ws_max_message_bytes": _int_between(1024, 4 * 1024 * 1024),
+    "migrate_on_start": _parse_bool,
+    "log_format": _one_of("console", "json"),
+    "log_level": _one_of("debug", "info", "warning", "error"),
+    "db_pool_min": _int_between(1, 100),
+    "db_pool_max": _int_between(1, 500),
+    "default_language": _language,
+}
+
+#: Defaults that differ in production: JSON logs, Secure cookies, explicit migrations.
+_PRODUCTION_DEFAULTS = {"log_format": "json", "cookie_secure": True, "migrate_on_start": False}
+
+
+def env_name(name: str) -> str:
+    """The environment variable that sets ``name``."""
+    return ENV_PREFIX + name.upper()
+
+
+def load_settings(
+    environ: Mapping[str, str], *, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build and validate settings from an environment mapping (and its config file)."""
+    raw: dict[str, object] = {}
+    problems: list[str] = []
+    config_file = environ.get(env_name("config_file"), "").strip()
+    if config_file:
+        raw.update(_read_config_file(Path(config_file), problems))
+    for name in _PARSERS:
+        if env_name(name) in environ:
+            raw[name] = environ[env_name(name)]
+    raw.update(overrides or {})
+
+    environment = raw.get("environment", "development")
+    values: dict[str, Any] = {}
+    if str(environment).strip().lower() == "production":
+        values.update(_PRODUCTION_DEFAULTS)
+    for name, value in raw.items():
+        parser = _PARSERS.get(name)
+        if parser is None:
+            problems.append(f"{name}: unknown setting (in {config_file or 'overrides'})")
+            continue
+        try:
+            values[name] = parser(value)
+        except ValueError as exc:
+            problems.append(f"{env_name(name)}: {exc} (got {str(value)[:80]!r})")
+    if not problems:
+        problems.extend(_cross_checks(values))
+    if problems:
+        raise SettingsError(problems)
+    return Settings(**values)
+
+
+def _read_config_file(path: Path, problems: list[str]) -> dict[str, object]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        problems.append(f"{env_name('config_file')}: file {path} does not exist")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"{env_name('config_file')}: {path} is not valid TOML ({exc})")
+        return {}
+    return {str(key): value for key, value in data.items()}
+
+
+def _cross_checks(values: Mapping[str, Any]) -> list[str]:
+    problems = []
+    low = values.get("db_pool_min", Settings.db_pool_min)
+    high = values.get("db_pool_max", Settings.db_pool_max)
+    if low > high:
+        problems.append(
+            f"{env_name('db_pool_min')}: must not exceed {env_name('db_pool_max')} ({low} > {high})"
+        )
+    origin = values.get("public_origin")
+    if values.get("environment") == "production" and not origin:
+        problems.append(f"{env_name('public_origin')}: required in production")
+    if origin and origin.startswith("http://") and values.get("environment") == "production":
+        problems.append(f"{env_name('public_origin')}: must be https:// in production")
+    return problems

@@ -1,0 +1,135 @@
+"""Strict validation of JSON request bodies against small declarative schemas.
+
+A schema is a mapping of field name to :class:`Field`. Unknown fields, wrong types, missing
+required fields, values out of range: every problem is collected, each naming its field,
+so a client can fix them all at once. Nothing here touches I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+FieldError = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field: its JSON type, whether it is required, and its limits."""
+
+    kind: str  # "str", "int", "bool", "date", "enum", "object"
+    required: bool = False
+    nullable: bool = False
+    max_length: int = 2000
+    min_length: int = 0
+    choices: Sequence[str] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+    schema: Mapping[str, Field] | None = None  # for "object"
+
+
+class ValidationFailed(ValueError):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+def _check_str(f: Field, value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, str):
+        return None, "must be a string"
+    value = value.strip()
+    if len(value) < f.min_length:
+        return None, "must not be empty" if f.min_length == 1 else f"must be at least {f.min_length} characters"
+    if len(value) > f.max_length:
+        return None, f"must be at most {f.max_length} characters"
+    if f.pattern and not re.fullmatch(f.pattern, value):
+        return None, "has an invalid format"
+    if "\x00" in value:
+        return None, "must not contain NUL characters"
+    return value, None
+
+
+def _check_int(f: Field, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None, "must be a whole number"
+    if f.minimum is not None and value < f.minimum:
+        return None, f"must be at least {f.minimum}"
+    if f.maximum is not None and value > f.maximum:
+        return None, f"must be at most {f.maximum}"
+    return value, None
+
+
+def _check_bool(_f: Field, value: Any) -> tuple[Any, str | None]:
+    return (value, None) if isinstance(value, bool) else (None, "must be true or false")
+
+
+def _check_date(_f: Field, value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, str):
+        return None, "must be a date (YYYY-MM-DD)"
+    try:
+        return dt.date.fromisoformat(value), None
+    except ValueError:
+        return None, "must be a date (YYYY-MM-DD)"
+
+
+def _check_enum(f: Field, value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, str) or value not in f.choices:
+        return None, "must be one of " + ", ".join(f.choices)
+    return value, None
+
+
+_CHECKS: dict[str, Callable[[Field, Any], tuple[Any, str | None]]] = {
+    "str": _check_str,
+    "int": _check_int,
+    "bool": _check_bool,
+    "date": _check_date,
+    "enum": _check_enum,
+}
+
+
+def validate(
+    schema: Mapping[str, Field], data: Any, *, partial: bool = False, prefix: str = ""
+) -> dict[str, Any]:
+    """Return the cleaned values of ``data`` or raise :class:`ValidationFailed`.
+
+    With ``partial`` (PATCH-like updates) required fields may be absent.
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed([{"field": prefix or "(body)", "message": "must be a JSON object"}])
+    errors: list[FieldError] = []
+    clean: dict[str, Any] = {}
+    for key in data:
+        if key not in schema:
+            errors.append({"field": prefix + str(key), "message": "unknown field"})
+    for name, f in schema.items():
+        path = prefix + name
+        if name not in data:
+            if f.required and not partial:
+                errors.append({"field": path, "message": "is required"})
+            continue
+        value = data[name]
+        if value is None:
+            if f.nullable:
+                clean[name] = None
+            else:
+                errors.append({"field": path, "message": "must not be null"})
+            continue
+        if f.kind == "object":
+            assert f.schema is not None
+            try:
+                clean[name] = validate(f.schema, value, partial=partial, prefix=path + ".")
+            except ValidationFailed as exc:
+                errors.extend(exc.errors)
+            continue
+        cleaned, message = _CHECKS[f.kind](f, value)
+        if message:
+            errors.append({"field": path, "message": message})
+        else:
+            clean[name] = cleaned
+    if errors:
+        raise ValidationFailed(errors)
+    return clean

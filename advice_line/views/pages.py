@@ -1,0 +1,110 @@
+"""Server-rendered pages: the login page, the role's landing page, the error page.
+
+Pages are thin: the layout, navigation by role and translated text come from here, the
+data and actions from the REST API through small ES modules in ``web/static``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from advice_line.appkeys import CATALOGUE, SETTINGS
+from advice_line.http import current_session
+from advice_line.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language
+from advice_line.problems import Problem, bad_request
+from advice_line.roles import Role
+
+routes = web.RouteTableDef()
+
+#: Navigation per role: (translation key, path).
+NAVIGATION: dict[str, list[tuple[str, str]]] = {
+    Role.NURSE: [("nav.home", "/"), ("nav.patients", "/patients")],
+    Role.ADVISOR: [("nav.home", "/")],
+    Role.COORDINATOR: [("nav.home", "/"), ("nav.patients", "/patients")],
+    Role.ADMIN: [("nav.home", "/"), ("nav.users", "/admin/users"),
+                 ("nav.organisations", "/admin/organisations"), ("nav.audit", "/admin/audit")],
+}  # fmt: skip
+
+
+def context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    """What every template gets: the translator, the language, the user and the navigation."""
+    catalogue = request.app[CATALOGUE]
+    language = request_language(request, request.app[SETTINGS].default_language)
+    session = request.get("session")
+    user = session.user if session else None
+
+    def t(key: str, **values: object) -> str:
+        return catalogue.translate(language, key, **values)
+
+    return {
+        "t": t, "lang": language, "languages": LANGUAGES, "user": user,
+        "csrf_token": session.csrf_token if session else "",
+        "navigation": NAVIGATION.get(user.role, []) if user else [],
+        "path": request.path, "messages": catalogue.for_language(language), **extra,
+    }  # fmt: skip
+
+
+def render(request: web.Request, template: str, status: int = 200, **extra: Any) -> web.Response:
+    return aiohttp_jinja2.render_template(template, request, context(request, **extra), status=status)
+
+
+def _login_redirect(request: web.Request) -> web.HTTPFound:
+    return web.HTTPFound("/login?next=" + request.path_qs if request.path != "/" else "/login")
+
+
+def page_user(request: web.Request, *roles: str) -> Any:
+    """The signed-in user for a page, redirecting to login (or to TOTP enrolment) as needed."""
+    session = request.get("session")
+    if session is None:
+        raise _login_redirect(request)
+    if session.user.must_enrol_totp and request.path != "/account":
+        raise web.HTTPFound("/account")
+    if roles and session.user.role not in roles:
+        raise Problem(403, "forbidden", "Forbidden", "your role may not see this page")
+    return current_session(request, allow_pending_totp=True).user
+
+
+def safe_next(raw: str | None) -> str:
+    """Only local paths, so a crafted link cannot send someone to another site after login."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or urlsplit(raw).netloc or "\\" in raw:
+        return "/"
+    return raw
+
+
+@routes.get("/login")
+async def login_page(request: web.Request) -> web.StreamResponse:
+    if request.get("session") is not None:
+        raise web.HTTPFound(safe_next(request.query.get("next")))
+    return render(request, "login.html", next=safe_next(request.query.get("next")))
+
+
+@routes.get("/")
+async def home(request: web.Request) -> web.StreamResponse:
+    user = page_user(request)
+    return render(request, f"home_{user.role}.html")
+
+
+@routes.get("/account")
+async def account(request: web.Request) -> web.StreamResponse:
+    page_user(request)
+    return render(request, "account.html")
+
+
+@routes.get("/language/{code}")
+async def set_language(request: web.Request) -> web.StreamResponse:
+    """Switch the display language (a preference cookie), then go back where one was."""
+    code = request.match_info["code"]
+    if code not in LANGUAGES:
+        raise bad_request("unknown language")
+    response = web.HTTPFound(safe_next(request.query.get("next")))
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", path="/",
+                        secure=request.app[SETTINGS].cookie_secure)  # fmt: skip
+    raise response
+
+
+async def error_page(request: web.Request, problem: Problem) -> web.StreamResponse:
+    return render(request, "error.html", status=problem.status, problem=problem)

@@ -1,0 +1,56 @@
+"""Health, readiness, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from advice_line import openapi
+from advice_line.appkeys import DB, METRICS, REDIS
+from advice_line.http import json_response
+from advice_line.openapi import api
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(_request: web.Request) -> web.StreamResponse:
+    """The process is up and serving (liveness)."""
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.StreamResponse:
+    """PostgreSQL and Redis both answer within two seconds (readiness)."""
+    checks: dict[str, str] = {}
+
+    async def database() -> None:
+        async with request.app[DB].acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def redis() -> None:
+        await request.app[REDIS].ping()
+
+    for name, check in (("postgres", database), ("redis", redis)):
+        try:
+            await asyncio.wait_for(check(), timeout=2)
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means not ready; say which
+            checks[name] = f"unavailable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks},
+                         status=200 if ready else 503)  # fmt: skip
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """Prometheus text exposition format."""
+    return web.Response(body=request.app[METRICS].render(),
+                        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})  # fmt: skip
+
+
+@routes.get("/api/v1/openapi.json")
+@api("This document", tag="meta", authenticated=False)
+async def openapi_document(request: web.Request) -> web.StreamResponse:
+    return json_response(openapi.build(request.app))

@@ -1,0 +1,85 @@
+"""The ``/ws`` endpoint: authenticated, Origin-checked, heart-beaten, registered, rate-limited.
+
+The skeleton speaks ``ping``/``pong`` and errors; routing and signalling add their message
+types to ``signalling.codec``. Every connection is registered and removed in ``finally``;
+on shutdown all are closed with 1001 Going Away so clients reconnect to another node.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from aiohttp import WSMsgType, web
+
+from advice_line.appkeys import CONNECTIONS, METRICS, SETTINGS
+from advice_line.http import same_origin
+from advice_line.problems import forbidden, unauthenticated
+from signalling import codec
+from signalling.registry import Connection
+
+log = structlog.get_logger("advice_line.ws")
+
+#: Token bucket per connection: sustained messages per second, and burst.
+RATE_PER_SECOND = 20.0
+RATE_BURST = 40.0
+
+
+def _rate_ok(conn: Connection, now: float) -> bool:
+    elapsed = now - conn.rate_checked_at if conn.rate_checked_at else 0.0
+    conn.rate_checked_at = now
+    conn.rate_tokens = min(RATE_BURST, conn.rate_tokens + elapsed * RATE_PER_SECOND)
+    if conn.rate_tokens < 1.0:
+        return False
+    conn.rate_tokens -= 1.0
+    return True
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    session = request.get("session")
+    if session is None:
+        raise unauthenticated("log in before opening the WebSocket")
+    origin = request.headers.get("Origin")
+    if not origin or not same_origin(request, origin):
+        raise forbidden("WebSocket from a foreign or missing Origin refused")
+    settings = request.app[SETTINGS]
+    # aiohttp drops a connection whose frame exceeds max_msg_size; the codec refuses beyond
+    # the protocol limit first, with an error, so moderately oversized messages keep it up.
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat_seconds, max_msg_size=settings.ws_max_message_bytes * 4
+    )
+    await ws.prepare(request)
+    registry = request.app[CONNECTIONS]
+    conn = registry.add(ws, session.user.id, session.token_hash)
+    conn.rate_tokens = RATE_BURST
+    metrics = request.app[METRICS]
+    metrics.websockets.inc()
+    log.info("ws.connected", connection=conn.id)
+    try:
+        await ws.send_str(codec.encode("welcome", {"user": session.user.public(),
+                                                    "heartbeat_seconds": settings.ws_heartbeat_seconds}))  # fmt: skip
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                await _handle_text(conn, message.data, settings.ws_max_message_bytes)
+            elif message.type == WSMsgType.BINARY:
+                await ws.send_str(codec.error(codec.ErrorCode.MALFORMED, "binary frames are not accepted"))
+            elif message.type == WSMsgType.ERROR:
+                log.info("ws.error", connection=conn.id, error=str(ws.exception()))
+    finally:
+        registry.remove(conn)
+        metrics.websockets.dec()
+        log.info("ws.closed", connection=conn.id, code=ws.close_code)
+    return ws
+
+
+async def _handle_text(conn: Connection, text: str, max_bytes: int) -> None:
+    if not _rate_ok(conn, time.monotonic()):
+        await conn.ws.send_str(codec.error(codec.ErrorCode.RATE_LIMITED, "slow down"))
+        return
+    try:
+        message = codec.decode(text, max_bytes=max_bytes)
+    except codec.CodecError as exc:
+        await conn.ws.send_str(codec.error(exc.code, exc.detail, reply_to=exc.message_id))
+        return
+    if message.type == "ping":
+        await conn.ws.send_str(codec.encode("pong", reply_to=message.id))

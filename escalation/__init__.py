@@ -1,0 +1,1 @@
+"""The consultation state machine and routing policy (pure: events in, actions out)."""

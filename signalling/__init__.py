@@ -1,0 +1,1 @@
+"""The WebSocket protocol, connection registry, presence and WebRTC relay."""

@@ -1,0 +1,57 @@
+"""The WebSocket connections this node holds, so they can be found and always closed."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from aiohttp import WSCloseCode, web
+
+#: Close code for a session that was revoked or expired (application range 4000-4999).
+SESSION_ENDED = 4401
+
+
+@dataclass(eq=False)
+class Connection:
+    id: int
+    ws: web.WebSocketResponse
+    user_id: int
+    session_hash: str
+    rate_tokens: float = 0.0
+    rate_checked_at: float = 0.0
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+class ConnectionRegistry:
+    def __init__(self) -> None:
+        self._connections: dict[int, Connection] = {}
+        self._ids = itertools.count(1)
+
+    def add(self, ws: web.WebSocketResponse, user_id: int, session_hash: str) -> Connection:
+        conn = Connection(next(self._ids), ws, user_id, session_hash)
+        self._connections[conn.id] = conn
+        return conn
+
+    def remove(self, conn: Connection) -> None:
+        self._connections.pop(conn.id, None)
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    def all(self) -> list[Connection]:
+        return list(self._connections.values())
+
+    def session_hashes(self) -> set[str]:
+        return {c.session_hash for c in self._connections.values()}
+
+    async def close_sessions(self, hashes: set[str], reason: str = "session ended") -> int:
+        """Close every connection whose session is in ``hashes``; returns how many."""
+        closing = [c for c in self._connections.values() if c.session_hash in hashes]
+        for conn in closing:
+            await conn.ws.close(code=SESSION_ENDED, message=reason.encode())
+        return len(closing)
+
+    async def close_all(self) -> None:
+        """Shutdown: tell every client to reconnect elsewhere (1001 Going Away)."""
+        for conn in self.all():
+            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
