@@ -114,7 +114,13 @@ def create_app(settings: Settings) -> web.Application:
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
     app.cleanup_ctx.extend([stores_ctx, connections_ctx, revocation_ctx, session_purge_ctx])
     app.on_shutdown.append(_on_shutdown)
-    for table in (system.routes, auth_api.routes, patients_api.routes, admin_api.routes, pages.routes):
+    for table in (
+        system.routes,
+        auth_api.routes,
+        patients_api.routes,
+        admin_api.routes,
+        pages.routes,
+    ):
         app.router.add_routes(table)
     app.router.add_get("/ws", websocket)
     app.router.add_static("/static/", WEB_ROOT / "static", name="static", append_version=True)

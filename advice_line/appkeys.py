@@ -28,3 +28,10 @@ if TYPE_CHECKING:
 
 KEYS: web.AppKey[RedisKeys] = web.AppKey("redis_keys")
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
+
+if TYPE_CHECKING:
+    from advice_line.sessions import Session
+
+#: Per-request values set by the middlewares.
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+SESSION: web.RequestKey[Session | None] = web.RequestKey("session")

@@ -33,7 +33,9 @@ CLI_ACTOR = audit.Actor(None, "cli:" + os.environ.get("USER", "unknown"))
 
 def _settings(**overrides: Any) -> Settings:
     try:
-        settings = load_settings(os.environ, overrides={k: v for k, v in overrides.items() if v is not None})
+        settings = load_settings(
+            os.environ, overrides={k: v for k, v in overrides.items() if v is not None}
+        )
     except SettingsError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
@@ -50,7 +52,10 @@ def _with_stores(settings: Settings, work: Callable[[asyncpg.Pool, Redis], Await
     try:
         return asyncio.run(run())
     except Problem as problem:
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in problem.errors or []) or problem.detail
+        detail = (
+            "; ".join(f"{e['field']}: {e['message']}" for e in problem.errors or [])
+            or problem.detail
+        )
         click.echo(f"error: {problem.title}: {detail}", err=True)
         sys.exit(1)
     except ValidationFailed as exc:
@@ -66,7 +71,9 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="Address to listen on (default 127.0.0.1, or ADVICE_LINE_HOST).")
 @click.option("--port", type=int, help="Port to listen on (default 8080, or ADVICE_LINE_PORT).")
-@click.option("--demo", "with_demo", is_flag=True, help="Seed the demo data first and print the logins.")
+@click.option(
+    "--demo", "with_demo", is_flag=True, help="Seed the demo data first and print the logins."
+)
 def serve(host: str | None, port: int | None, with_demo: bool) -> None:
     """Run the service until SIGINT/SIGTERM, then shut down gracefully."""
     from advice_line.app import create_app  # imported late: the web layer is heavier
@@ -143,7 +150,9 @@ def _read_password() -> str:
 @click.option("--tier", type=click.Choice(TIER_NAMES), help="Advisors only.")
 @click.option("--organisation", help="Organisation name (all roles but admin).")
 @click.option("--display-name", help="Full name as others see it (default: the username).")
-def user_add(username: str, role: str, tier: str | None, organisation: str | None, display_name: str | None) -> None:
+def user_add(
+    username: str, role: str, tier: str | None, organisation: str | None, display_name: str | None
+) -> None:
     """Create a user; the password is read from standard input or prompted for."""
     settings = _settings()
     password = _read_password()
@@ -154,7 +163,12 @@ def user_add(username: str, role: str, tier: str | None, organisation: str | Non
             if organisation:
                 org = await organisations.by_name(conn, organisation)
                 if org is None:
-                    raise Problem(422, "validation", "Unknown organisation", f"no organisation named {organisation!r}")
+                    raise Problem(
+                        422,
+                        "validation",
+                        "Unknown organisation",
+                        f"no organisation named {organisation!r}",
+                    )
                 org_id = org["id"]
             from advice_line.validation import validate
 

@@ -106,7 +106,9 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
                 "organisation_id": org_ids[person.organisation] if person.organisation else None,
             })  # fmt: skip
             added["users"] += 1
-    added["patients"] = await _seed_patients(conn, org_ids[HOME_CARE], [org_ids[p] for p in GP_PRACTICES])
+    added["patients"] = await _seed_patients(
+        conn, org_ids[HOME_CARE], [org_ids[p] for p in GP_PRACTICES]
+    )
     return added
 
 
@@ -124,7 +126,9 @@ async def _seed_patients(conn: asyncpg.Connection, home_care_id: int, gp_ids: li
     added = 0
     for data in demo_patients(gp_ids):
         exists = await conn.fetchval(
-            "SELECT 1 FROM patients WHERE organisation_id = $1 AND reference = $2", home_care_id, data["reference"]
+            "SELECT 1 FROM patients WHERE organisation_id = $1 AND reference = $2",
+            home_care_id,
+            data["reference"],
         )
         if not exists:
             await patients.create(conn, creator, actor, data)
@@ -134,4 +138,7 @@ async def _seed_patients(conn: asyncpg.Connection, home_care_id: int, gp_ids: li
 
 def login_table() -> list[tuple[str, str, str]]:
     """(username, role, what they are) for printing."""
-    return [(u.username, u.role + (f" ({u.tier})" if u.tier else ""), u.display_name) for u in DEMO_USERS]
+    return [
+        (u.username, u.role + (f" ({u.tier})" if u.tier else ""), u.display_name)
+        for u in DEMO_USERS
+    ]

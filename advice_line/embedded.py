@@ -106,9 +106,18 @@ class EmbeddedPostgres:
         return _PG_UNPRIVILEGED_USER if os.geteuid() == 0 else None
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        uid = gid = None
+        groups: list[int] | None = None
+        user = self._run_as()
+        if user is not None:
+            # Drop root's group too, or directories closed to "group root" stay closed.
+            entry = pwd.getpwnam(user)
+            uid, gid, groups = entry.pw_uid, entry.pw_gid, []
         return subprocess.run(  # noqa: S603 - fixed binaries from our own wheel
             [str(self.bin_dir / args[0]), *args[1:]],
-            user=self._run_as(),
+            user=uid,
+            group=gid,
+            extra_groups=groups,
             capture_output=True,
             text=True,
             check=False,

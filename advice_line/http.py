@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from advice_line import sessions
-from advice_line.appkeys import DB, METRICS, SETTINGS
+from advice_line.appkeys import DB, METRICS, REQUEST_ID, SESSION, SETTINGS
 from advice_line.audit import Actor
 from advice_line.problems import (
     Problem,
@@ -66,7 +66,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Bind a request id to logs, time the request, count it."""
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
@@ -153,14 +153,18 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     if token:
         async with request.app[DB].acquire() as conn:
             session = await sessions.load(conn, token, request.app[SETTINGS])
-    request["session"] = session
+    request[SESSION] = session
     if session is not None:
         structlog.contextvars.bind_contextvars(user_id=session.user.id)
     if request.method in _UNSAFE:
         origin = request.headers.get("Origin")
         if origin is not None and not same_origin(request, origin):
             raise forbidden("cross-origin request refused")
-        if session is not None and request.path not in _CSRF_EXEMPT and not _csrf_ok(request, session):
+        if (
+            session is not None
+            and request.path not in _CSRF_EXEMPT
+            and not _csrf_ok(request, session)
+        ):
             raise Problem(403, "csrf", "CSRF token missing or wrong",
                           "send the csrf_token from login as the X-CSRF-Token header")  # fmt: skip
     return await handler(request)
@@ -173,7 +177,7 @@ def _csrf_ok(request: web.Request, session: sessions.Session) -> bool:
 
 def current_session(request: web.Request, *, allow_pending_totp: bool = False) -> sessions.Session:
     """The caller's session, or 401; a user who must still enrol TOTP may only do that."""
-    session: sessions.Session | None = request.get("session")
+    session: sessions.Session | None = request.get(SESSION)
     if session is None:
         raise unauthenticated()
     if session.user.must_enrol_totp and not allow_pending_totp:
@@ -191,16 +195,18 @@ def require_role(request: web.Request, *roles: str) -> sessions.SessionUser:
 
 
 def actor(request: web.Request) -> Actor:
-    session: sessions.Session | None = request.get("session")
+    session: sessions.Session | None = request.get(SESSION)
     return Actor(
         user_id=session.user.id if session else None,
         username=session.user.username if session else "anonymous",
         ip=client_address(request),
-        request_id=request.get("request_id"),
+        request_id=request.get(REQUEST_ID),
     )
 
 
-async def read_json(request: web.Request, schema: Mapping[str, Field], *, partial: bool = False) -> dict[str, Any]:
+async def read_json(
+    request: web.Request, schema: Mapping[str, Field], *, partial: bool = False
+) -> dict[str, Any]:
     """The request's JSON body, validated strictly against ``schema`` (4xx on any problem)."""
     if request.content_type != "application/json":
         raise Problem(415, "unsupported-media-type", "Unsupported media type",

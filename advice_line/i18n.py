@@ -14,6 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from advice_line.appkeys import SESSION
+
 LANGUAGES = ("da", "en")
 LANGUAGE_COOKIE = "al_lang"
 
@@ -26,10 +28,15 @@ class Catalogue:
     @classmethod
     def load(cls, directory: Path | None = None, default: str = "da") -> Catalogue:
         root = directory or Path(str(resources.files("web") / "translations"))
-        return cls({lang: json.loads((root / f"{lang}.json").read_text("utf-8")) for lang in LANGUAGES}, default)
+        return cls(
+            {lang: json.loads((root / f"{lang}.json").read_text("utf-8")) for lang in LANGUAGES},
+            default,
+        )
 
     def translate(self, language: str, key: str, **values: object) -> str:
-        text = self.messages.get(language, {}).get(key) or self.messages[self.default].get(key) or key
+        text = (
+            self.messages.get(language, {}).get(key) or self.messages[self.default].get(key) or key
+        )
         return text.format(**values) if values else text
 
     def for_language(self, language: str) -> dict[str, str]:
@@ -41,7 +48,7 @@ def request_language(request: web.Request, default: str) -> str:
     cookie = request.cookies.get(LANGUAGE_COOKIE)
     if cookie in LANGUAGES:
         return cookie
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is not None and session.user.language in LANGUAGES:
         return str(session.user.language)
     return default

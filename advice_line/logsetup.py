@@ -36,7 +36,9 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
-def configure_logging(log_format: str = "console", level: str = "info", stream: TextIO | None = None) -> None:
+def configure_logging(
+    log_format: str = "console", level: str = "info", stream: TextIO | None = None
+) -> None:
     """Configure structlog and route the standard library's logging through it."""
     renderer: Any
     if log_format == "json":

@@ -22,7 +22,10 @@ class Metrics:
             registry=self.registry,
         )  # fmt: skip
         self.logins = Counter(
-            "advice_line_logins_total", "Login attempts by outcome", ["outcome"], registry=self.registry
+            "advice_line_logins_total",
+            "Login attempts by outcome",
+            ["outcome"],
+            registry=self.registry,
         )
 
     def render(self) -> bytes:

@@ -54,7 +54,13 @@ def api(
 
 
 def field_schema(f: Field) -> dict[str, Any]:
-    kinds = {"str": "string", "int": "integer", "bool": "boolean", "date": "string", "enum": "string"}
+    kinds = {
+        "str": "string",
+        "int": "integer",
+        "bool": "boolean",
+        "date": "string",
+        "enum": "string",
+    }
     if f.kind == "object":
         assert f.schema is not None
         return object_schema(f.schema)
@@ -109,13 +115,23 @@ def _operation(route: web.AbstractRoute, op: Operation, path: str) -> dict[str, 
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in _PARAM.findall(path)
     ] + [
-        {"name": name, "in": "query", "required": False, "description": text, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": text,
+            "schema": {"type": "string"},
+        }
         for name, text in op.query.items()
     ]
-    responses: dict[str, Any] = {str(code): {"description": text} for code, text in op.responses.items()}
+    responses: dict[str, Any] = {
+        str(code): {"description": text} for code, text in op.responses.items()
+    }
     responses["default"] = {
         "description": "An error, as RFC 9457 problem details",
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
     }
     result: dict[str, Any] = {
         "summary": op.summary,

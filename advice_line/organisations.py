@@ -21,29 +21,31 @@ _COLUMNS = "id, name, kind, created_at"
 
 async def list_all(conn: asyncpg.Connection, kind: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM organisations WHERE ($1::text IS NULL OR kind = $1) ORDER BY name",  # noqa: S608
+        f"SELECT {_COLUMNS} FROM organisations WHERE ($1::text IS NULL OR kind = $1) ORDER BY name",
         kind,
     )
     return [dict(r) for r in rows]
 
 
 async def get(conn: asyncpg.Connection, org_id: int) -> dict[str, Any]:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM organisations WHERE id = $1", org_id)  # noqa: S608
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM organisations WHERE id = $1", org_id)
     if row is None:
         raise not_found(f"organisation {org_id}")
     return dict(row)
 
 
 async def by_name(conn: asyncpg.Connection, name: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM organisations WHERE name = $1", name)  # noqa: S608
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM organisations WHERE name = $1", name)
     return dict(row) if row else None
 
 
-async def create(conn: asyncpg.Connection, actor: audit.Actor, name: str, kind: str) -> dict[str, Any]:
+async def create(
+    conn: asyncpg.Connection, actor: audit.Actor, name: str, kind: str
+) -> dict[str, Any]:
     async with conn.transaction():
         try:
             row = await conn.fetchrow(
-                f"INSERT INTO organisations (name, kind) VALUES ($1, $2) RETURNING {_COLUMNS}",  # noqa: S608
+                f"INSERT INTO organisations (name, kind) VALUES ($1, $2) RETURNING {_COLUMNS}",
                 name, kind,
             )  # fmt: skip
         except asyncpg.UniqueViolationError:

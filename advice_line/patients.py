@@ -68,7 +68,9 @@ async def _check_rules(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
     if data.get("treatment_level") == "limited" and not data.get("treatment_limitations"):
         errors.append({"field": "treatment_limitations", "message": "say what the limitations are"})
     if data.get("dnr") and not data.get("dnr_decided_by"):
-        errors.append({"field": "dnr_decided_by", "message": "say who decided against resuscitation"})
+        errors.append(
+            {"field": "dnr_decided_by", "message": "say who decided against resuscitation"}
+        )
     gp_id = data.get("gp_practice_id")
     if gp_id is not None:
         kind = await conn.fetchval("SELECT kind FROM organisations WHERE id = $1", gp_id)
@@ -79,7 +81,11 @@ async def _check_rules(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
 
 
 async def search(
-    conn: asyncpg.Connection, user: SessionUser, actor: audit.Actor, query: str = "", limit: int = 50
+    conn: asyncpg.Connection,
+    user: SessionUser,
+    actor: audit.Actor,
+    query: str = "",
+    limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Patients of the caller's organisation matching ``query`` (name or reference); audited."""
     org = _manager(user)
@@ -88,7 +94,7 @@ async def search(
         rows = await conn.fetch(
             f"""SELECT {_COLUMNS} FROM {_FROM}
                  WHERE p.organisation_id = $1 AND ($2 = '%%' OR p.name ILIKE $2 OR p.reference ILIKE $2)
-                 ORDER BY p.name LIMIT $3""",  # noqa: S608
+                 ORDER BY p.name LIMIT $3""",
             org, pattern, limit,
         )  # fmt: skip
         if rows:
@@ -100,7 +106,7 @@ async def search(
 
 
 async def _fetch(conn: asyncpg.Connection, patient_id: int) -> dict[str, Any] | None:
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM {_FROM} WHERE p.id = $1", patient_id)  # noqa: S608
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM {_FROM} WHERE p.id = $1", patient_id)
     return dict(row) if row else None
 
 
@@ -129,11 +135,13 @@ async def create(
             patient_id = await conn.fetchval(
                 f"""INSERT INTO patients (organisation_id, {", ".join(_EDITABLE)})
                     VALUES ($1, {", ".join(f"${i + 2}" for i in range(len(_EDITABLE)))})
-                    RETURNING id""",  # noqa: S608
+                    RETURNING id""",
                 org, *[values[name] for name in _EDITABLE],
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
-            raise invalid([{"field": "reference", "message": "another patient has this reference"}]) from None
+            raise invalid(
+                [{"field": "reference", "message": "another patient has this reference"}]
+            ) from None
         await audit.record(conn, actor, "patient.create", "patient", patient_id, "own organisation",
                            patient_id=patient_id, details={"fields": sorted(data)})  # fmt: skip
         created = await _fetch(conn, patient_id)
@@ -142,13 +150,18 @@ async def create(
 
 
 async def update(
-    conn: asyncpg.Connection, user: SessionUser, actor: audit.Actor, patient_id: int, data: dict[str, Any]
+    conn: asyncpg.Connection,
+    user: SessionUser,
+    actor: audit.Actor,
+    patient_id: int,
+    data: dict[str, Any],
 ) -> dict[str, Any]:
     """Change some fields; the audit row names the fields that changed (not their values)."""
     org = _manager(user)
     async with conn.transaction():
         before = await conn.fetchrow(
-            f"SELECT {_COLUMNS} FROM {_FROM} WHERE p.id = $1 FOR UPDATE OF p", patient_id  # noqa: S608
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE p.id = $1 FOR UPDATE OF p",
+            patient_id,
         )
         if before is None or before["organisation_id"] != org:
             raise not_found(f"patient {patient_id}")
@@ -157,16 +170,21 @@ async def update(
         try:
             await conn.execute(
                 f"""UPDATE patients SET {", ".join(f"{n} = ${i + 2}" for i, n in enumerate(_EDITABLE))},
-                           updated_at = now() WHERE id = $1""",  # noqa: S608
+                           updated_at = now() WHERE id = $1""",
                 patient_id, *[merged[name] for name in _EDITABLE],
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
-            raise invalid([{"field": "reference", "message": "another patient has this reference"}]) from None
+            raise invalid(
+                [{"field": "reference", "message": "another patient has this reference"}]
+            ) from None
         changed = sorted(n for n in _EDITABLE if merged[n] != before[n])
         # Structured decisions (DNR, treatment level ...) are recorded before and after;
         # names and free text only by field name, so the audit log holds no clinical prose.
         structured = {n: before[n] for n in changed if n in _STRUCTURED}
-        details = {"changed": changed, **audit.changes(structured, {n: merged[n] for n in structured})}
+        details = {
+            "changed": changed,
+            **audit.changes(structured, {n: merged[n] for n in structured}),
+        }
         await audit.record(conn, actor, "patient.update", "patient", patient_id, "own organisation",
                            patient_id=patient_id, details=details)  # fmt: skip
         after = await _fetch(conn, patient_id)

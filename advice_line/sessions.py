@@ -58,7 +58,12 @@ class Session:
 
 
 async def create(
-    conn: asyncpg.Connection, user_id: int, settings: Settings, *, ip: str | None, user_agent: str | None
+    conn: asyncpg.Connection,
+    user_id: int,
+    settings: Settings,
+    *,
+    ip: str | None,
+    user_agent: str | None,
 ) -> tuple[str, str]:
     """A new session for ``user_id``; returns (cookie token, CSRF token)."""
     token = secrets.token_urlsafe(32)
@@ -111,13 +116,17 @@ async def is_live(conn: asyncpg.Connection, hashed: str, settings: Settings) -> 
             """SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
                 WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
                   AND s.last_seen_at > now() - make_interval(mins => $2) AND u.disabled_at IS NULL""",
-            hashed, settings.session_idle_minutes,
-        )  # fmt: skip
+            hashed,
+            settings.session_idle_minutes,
+        )
     )
 
 
 async def revoke(conn: asyncpg.Connection, hashed: str) -> None:
-    await conn.execute("UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL", hashed)
+    await conn.execute(
+        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+        hashed,
+    )
 
 
 async def revoked_for_user(conn: asyncpg.Connection, user_id: int) -> list[str]:

@@ -118,7 +118,9 @@ def _url(*schemes: str) -> Callable[[object], str | None]:
             return None
         parts = urlsplit(text)
         if parts.scheme not in schemes:
-            raise ValueError("must be a URL starting with " + " or ".join(f"{s}://" for s in schemes))
+            raise ValueError(
+                "must be a URL starting with " + " or ".join(f"{s}://" for s in schemes)
+            )
         if parts.scheme not in {"unix"} and not parts.hostname:
             raise ValueError("must name a host")
         return text

@@ -37,7 +37,10 @@ class LoginThrottle:
 
     async def failed(self, username: str, address: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            for key in (self.keys.login_failures_account(username), self.keys.login_failures_address(address)):
+            for key in (
+                self.keys.login_failures_account(username),
+                self.keys.login_failures_address(address),
+            ):
                 # SET NX EX starts the window (EXPIRE NX would need Redis 7; embedded is 6.2).
                 pipe.set(key, 0, ex=self.window, nx=True)
                 pipe.incr(key)

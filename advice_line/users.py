@@ -54,13 +54,15 @@ def check_role_fields(role: str, tier: str | None, organisation: dict[str, Any] 
     if role != Role.ADMIN and organisation is None:
         errors.append({"field": "organisation_id", "message": "this role needs an organisation"})
     if role == Role.NURSE and organisation and organisation["kind"] != "home_care":
-        errors.append({"field": "organisation_id", "message": "nurses belong to a home-care organisation"})
+        errors.append(
+            {"field": "organisation_id", "message": "nurses belong to a home-care organisation"}
+        )
     if errors:
         raise invalid(errors)
 
 
 async def get(conn: asyncpg.Connection, user_id: int) -> dict[str, Any]:
-    row = await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM {_FROM} WHERE u.id = $1", user_id)  # noqa: S608
+    row = await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM {_FROM} WHERE u.id = $1", user_id)
     if row is None:
         raise not_found(f"user {user_id}")
     return public(row)
@@ -69,7 +71,7 @@ async def get(conn: asyncpg.Connection, user_id: int) -> dict[str, Any]:
 async def by_username(conn: asyncpg.Connection, username: str) -> dict[str, Any] | None:
     """The full row (with hash and TOTP secret) for authentication, or None."""
     row = await conn.fetchrow(
-        f"SELECT {PUBLIC_COLUMNS}, u.password_hash, u.totp_secret FROM {_FROM} WHERE u.username = $1",  # noqa: S608
+        f"SELECT {PUBLIC_COLUMNS}, u.password_hash, u.totp_secret FROM {_FROM} WHERE u.username = $1",
         username,
     )
     return dict(row) if row else None
@@ -82,20 +84,24 @@ async def list_all(
         f"""SELECT {PUBLIC_COLUMNS} FROM {_FROM}
              WHERE ($1::text IS NULL OR u.role = $1)
                AND ($2::bigint IS NULL OR u.organisation_id = $2)
-             ORDER BY u.username""",  # noqa: S608
+             ORDER BY u.username""",
         role, organisation_id,
     )  # fmt: skip
     return [public(r) for r in rows]
 
 
-async def create(conn: asyncpg.Connection, actor: audit.Actor, data: dict[str, Any]) -> dict[str, Any]:
+async def create(
+    conn: asyncpg.Connection, actor: audit.Actor, data: dict[str, Any]
+) -> dict[str, Any]:
     """Create a user from validated ``CREATE_SCHEMA`` data; audited."""
     problem = password_problem(data["password"])
     if problem:
         raise invalid([{"field": "password", "message": problem}])
     organisation = None
     if data.get("organisation_id") is not None:
-        row = await conn.fetchrow("SELECT id, kind FROM organisations WHERE id = $1", data["organisation_id"])
+        row = await conn.fetchrow(
+            "SELECT id, kind FROM organisations WHERE id = $1", data["organisation_id"]
+        )
         if row is None:
             raise invalid([{"field": "organisation_id", "message": "no such organisation"}])
         organisation = dict(row)
@@ -114,7 +120,9 @@ async def create(conn: asyncpg.Connection, actor: audit.Actor, data: dict[str, A
             raise conflict(f"the username {data['username']!r} is taken") from None
         user = await get(conn, user_id)
         after = {k: user[k] for k in ("username", "role", "tier", "organisation_id")}
-        await audit.record(conn, actor, "user.create", "user", user_id, "administration", details={"after": after})
+        await audit.record(
+            conn, actor, "user.create", "user", user_id, "administration", details={"after": after}
+        )
     return user
 
 
@@ -137,7 +145,8 @@ async def update(
         after = await get(conn, user_id)
         if data.get("disabled"):
             await conn.execute(
-                "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+                "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+                user_id,
             )
         await audit.record(
             conn, actor, "user.update", "user", user_id, "administration",
@@ -146,7 +155,9 @@ async def update(
     return after
 
 
-async def set_password(conn: asyncpg.Connection, actor: audit.Actor, user_id: int, password: str) -> None:
+async def set_password(
+    conn: asyncpg.Connection, actor: audit.Actor, user_id: int, password: str
+) -> None:
     problem = password_problem(password)
     if problem:
         raise Problem(422, "validation", "The request has invalid fields",

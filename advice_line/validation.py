@@ -43,7 +43,12 @@ def _check_str(f: Field, value: Any) -> tuple[Any, str | None]:
         return None, "must be a string"
     value = value.strip()
     if len(value) < f.min_length:
-        return None, "must not be empty" if f.min_length == 1 else f"must be at least {f.min_length} characters"
+        return (
+            None,
+            "must not be empty"
+            if f.min_length == 1
+            else f"must be at least {f.min_length} characters",
+        )
     if len(value) > f.max_length:
         return None, f"must be at most {f.max_length} characters"
     if f.pattern and not re.fullmatch(f.pattern, value):
@@ -100,36 +105,36 @@ def validate(
     """
     if not isinstance(data, dict):
         raise ValidationFailed([{"field": prefix or "(body)", "message": "must be a JSON object"}])
-    errors: list[FieldError] = []
+    errors: list[FieldError] = [
+        {"field": prefix + str(key), "message": "unknown field"}
+        for key in data
+        if key not in schema
+    ]
     clean: dict[str, Any] = {}
-    for key in data:
-        if key not in schema:
-            errors.append({"field": prefix + str(key), "message": "unknown field"})
     for name, f in schema.items():
         path = prefix + name
         if name not in data:
             if f.required and not partial:
                 errors.append({"field": path, "message": "is required"})
             continue
-        value = data[name]
-        if value is None:
-            if f.nullable:
-                clean[name] = None
-            else:
-                errors.append({"field": path, "message": "must not be null"})
-            continue
-        if f.kind == "object":
-            assert f.schema is not None
-            try:
-                clean[name] = validate(f.schema, value, partial=partial, prefix=path + ".")
-            except ValidationFailed as exc:
-                errors.extend(exc.errors)
-            continue
-        cleaned, message = _CHECKS[f.kind](f, value)
-        if message:
-            errors.append({"field": path, "message": message})
-        else:
-            clean[name] = cleaned
+        try:
+            clean[name] = _check_field(f, data[name], path, partial)
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
     if errors:
         raise ValidationFailed(errors)
     return clean
+
+
+def _check_field(f: Field, value: Any, path: str, partial: bool) -> Any:
+    if value is None:
+        if f.nullable:
+            return None
+        raise ValidationFailed([{"field": path, "message": "must not be null"}])
+    if f.kind == "object":
+        assert f.schema is not None
+        return validate(f.schema, value, partial=partial, prefix=path + ".")
+    cleaned, message = _CHECKS[f.kind](f, value)
+    if message:
+        raise ValidationFailed([{"field": path, "message": message}])
+    return cleaned

@@ -12,7 +12,7 @@ import time
 import structlog
 from aiohttp import WSMsgType, web
 
-from advice_line.appkeys import CONNECTIONS, METRICS, SETTINGS
+from advice_line.appkeys import CONNECTIONS, METRICS, SESSION, SETTINGS
 from advice_line.http import same_origin
 from advice_line.problems import forbidden, unauthenticated
 from signalling import codec
@@ -36,7 +36,7 @@ def _rate_ok(conn: Connection, now: float) -> bool:
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is None:
         raise unauthenticated("log in before opening the WebSocket")
     origin = request.headers.get("Origin")
@@ -62,7 +62,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if message.type == WSMsgType.TEXT:
                 await _handle_text(conn, message.data, settings.ws_max_message_bytes)
             elif message.type == WSMsgType.BINARY:
-                await ws.send_str(codec.error(codec.ErrorCode.MALFORMED, "binary frames are not accepted"))
+                await ws.send_str(
+                    codec.error(codec.ErrorCode.MALFORMED, "binary frames are not accepted")
+                )
             elif message.type == WSMsgType.ERROR:
                 log.info("ws.error", connection=conn.id, error=str(ws.exception()))
     finally:

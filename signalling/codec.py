@@ -59,20 +59,28 @@ def decode(text: str | bytes, *, max_bytes: int) -> Message:
     if not isinstance(data, dict):
         raise CodecError(ErrorCode.MALFORMED, "a message is a JSON object")
     message_id = data.get("id")
-    if message_id is not None and (not isinstance(message_id, str) or len(message_id) > MAX_ID_LENGTH):
-        raise CodecError(ErrorCode.MALFORMED, f"id must be a string of at most {MAX_ID_LENGTH} characters")
+    if message_id is not None and (
+        not isinstance(message_id, str) or len(message_id) > MAX_ID_LENGTH
+    ):
+        raise CodecError(
+            ErrorCode.MALFORMED, f"id must be a string of at most {MAX_ID_LENGTH} characters"
+        )
     if data.get("v") != PROTOCOL_VERSION:
         raise CodecError(ErrorCode.UNSUPPORTED_VERSION, f"set v to {PROTOCOL_VERSION}", message_id)
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        raise CodecError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {str(kind)[:40]!r}", message_id)
+        raise CodecError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown message type {str(kind)[:40]!r}", message_id
+        )
     allowed = CLIENT_TYPES[kind]
     body = {k: v for k, v in data.items() if k not in {"v", "type", "id"}}
     for key, value in body.items():
         if key not in allowed:
             raise CodecError(ErrorCode.INVALID_FIELDS, f"unknown field {key[:40]!r}", message_id)
         if not isinstance(value, allowed[key]):
-            raise CodecError(ErrorCode.INVALID_FIELDS, f"field {key!r} has the wrong type", message_id)
+            raise CodecError(
+                ErrorCode.INVALID_FIELDS, f"field {key!r} has the wrong type", message_id
+            )
     return Message(kind, body, message_id)
 
 

@@ -11,7 +11,14 @@ from aiohttp import web
 
 from advice_line import audit, organisations, sessions, users
 from advice_line.appkeys import DB
-from advice_line.http import actor, current_session, int_param, json_response, read_json, require_role
+from advice_line.http import (
+    actor,
+    current_session,
+    int_param,
+    json_response,
+    read_json,
+    require_role,
+)
 from advice_line.openapi import api
 from advice_line.problems import bad_request, not_found
 from advice_line.revocation import publish_revoked
@@ -24,8 +31,11 @@ POLICY_SCHEMA = {"totp_required": Field("bool", required=True)}
 
 
 @routes.get("/api/v1/organisations")
-@api("List organisations (any signed-in user: needed to pick a GP practice)", tag="admin",
-     query={"kind": "home_care, gp_practice or hospital"})
+@api(
+    "List organisations (any signed-in user: needed to pick a GP practice)",
+    tag="admin",
+    query={"kind": "home_care, gp_practice or hospital"},
+)
 async def list_organisations(request: web.Request) -> web.StreamResponse:
     current_session(request)
     kind = request.query.get("kind")
@@ -36,8 +46,12 @@ async def list_organisations(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/api/v1/organisations")
-@api("Create an organisation (admin)", tag="admin", request=organisations.CREATE_SCHEMA,
-     responses={201: "Created", 409: "Name taken"})
+@api(
+    "Create an organisation (admin)",
+    tag="admin",
+    request=organisations.CREATE_SCHEMA,
+    responses={201: "Created", 409: "Name taken"},
+)
 async def create_organisation(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.ADMIN)
     body = await read_json(request, organisations.CREATE_SCHEMA)
@@ -47,7 +61,11 @@ async def create_organisation(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/v1/users")
-@api("List users (admin)", tag="admin", query={"role": "only this role", "organisation_id": "only this organisation"})
+@api(
+    "List users (admin)",
+    tag="admin",
+    query={"role": "only this role", "organisation_id": "only this organisation"},
+)
 async def list_users(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.ADMIN)
     role = request.query.get("role")
@@ -62,8 +80,12 @@ async def list_users(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/api/v1/users")
-@api("Create a user (admin)", tag="admin", request=users.CREATE_SCHEMA,
-     responses={201: "Created", 409: "Username taken", 422: "Invalid fields"})
+@api(
+    "Create a user (admin)",
+    tag="admin",
+    request=users.CREATE_SCHEMA,
+    responses={201: "Created", 409: "Username taken", 422: "Invalid fields"},
+)
 async def create_user(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.ADMIN)
     body = await read_json(request, users.CREATE_SCHEMA)
@@ -74,8 +96,12 @@ async def create_user(request: web.Request) -> web.StreamResponse:
 
 
 @routes.patch("/api/v1/users/{user_id}")
-@api("Change a user's name or language, or disable/enable them (admin)", tag="admin",
-     request=users.UPDATE_SCHEMA, responses={200: "Updated", 404: "No such user"})
+@api(
+    "Change a user's name or language, or disable/enable them (admin)",
+    tag="admin",
+    request=users.UPDATE_SCHEMA,
+    responses={200: "Updated", 404: "No such user"},
+)
 async def update_user(request: web.Request) -> web.StreamResponse:
     admin = require_role(request, Role.ADMIN)
     user_id = int_param(request, "user_id")
@@ -101,8 +127,12 @@ async def list_policies(request: web.Request) -> web.StreamResponse:
 
 
 @routes.put("/api/v1/role-policies/{role}")
-@api("Require (or stop requiring) a second factor for a role (admin)", tag="admin",
-     request=POLICY_SCHEMA, responses={200: "Updated", 404: "No such role"})
+@api(
+    "Require (or stop requiring) a second factor for a role (admin)",
+    tag="admin",
+    request=POLICY_SCHEMA,
+    responses={200: "Updated", 404: "No such role"},
+)
 async def set_policy(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.ADMIN)
     role = request.match_info["role"]
@@ -110,7 +140,9 @@ async def set_policy(request: web.Request) -> web.StreamResponse:
         raise not_found(f"role {role[:20]!r}")
     body = await read_json(request, POLICY_SCHEMA)
     async with request.app[DB].acquire() as conn, conn.transaction():
-        before = await conn.fetchval("SELECT totp_required FROM role_policies WHERE role = $1", role)
+        before = await conn.fetchval(
+            "SELECT totp_required FROM role_policies WHERE role = $1", role
+        )
         await conn.execute("UPDATE role_policies SET totp_required = $2, updated_at = now() WHERE role = $1",
                            role, body["totp_required"])  # fmt: skip
         await audit.record(conn, actor(request), "policy.update", "role_policy", role, "administration",
@@ -139,7 +171,10 @@ def _audit_filter(request: web.Request) -> audit.AuditFilter:
     limit = int(q.get("limit", "200"))
     if not 1 <= limit <= 1000:
         raise bad_request("limit must be from 1 to 1000")
-    number = lambda name: int(q[name]) if name in q else None  # noqa: E731
+
+    def number(name: str) -> int | None:
+        return int(q[name]) if name in q else None
+
     return audit.AuditFilter(
         patient_id=number("patient_id"), actor_id=number("actor_id"), action=q.get("action"),
         since=_instant(request, "from"), until=_instant(request, "to"), limit=limit,
@@ -148,10 +183,19 @@ def _audit_filter(request: web.Request) -> audit.AuditFilter:
 
 
 @routes.get("/api/v1/audit")
-@api("Search the audit log, newest first (admin)", tag="admin", query={
-    "patient_id": "rows about this patient (reads, lists that showed them, changes)",
-    "actor_id": "rows by this user", "action": "e.g. patient.read", "from": "RFC 3339",
-    "to": "RFC 3339", "limit": "1-1000", "before_id": "page: rows older than this id"})
+@api(
+    "Search the audit log, newest first (admin)",
+    tag="admin",
+    query={
+        "patient_id": "rows about this patient (reads, lists that showed them, changes)",
+        "actor_id": "rows by this user",
+        "action": "e.g. patient.read",
+        "from": "RFC 3339",
+        "to": "RFC 3339",
+        "limit": "1-1000",
+        "before_id": "page: rows older than this id",
+    },
+)
 async def list_audit(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.ADMIN)
     f = _audit_filter(request)
@@ -161,8 +205,11 @@ async def list_audit(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/v1/audit/patients/{patient_id}/export")
-@api("Every access to one patient's data, for the patient's right of access (admin); CSV or JSON",
-     tag="admin", query={"format": "csv (default) or json"})
+@api(
+    "Every access to one patient's data, for the patient's right of access (admin); CSV or JSON",
+    tag="admin",
+    query={"format": "csv (default) or json"},
+)
 async def export_patient_access(request: web.Request) -> web.StreamResponse:
     require_role(request, Role.ADMIN)
     patient_id = int_param(request, "patient_id")

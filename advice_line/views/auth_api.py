@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from advice_line import audit, sessions, totp, users
-from advice_line.appkeys import DB, KEYS, METRICS, REDIS, SETTINGS, THROTTLE
+from advice_line.appkeys import DB, KEYS, METRICS, REDIS, REQUEST_ID, SETTINGS, THROTTLE
 from advice_line.http import actor, client_address, current_session, json_response, read_json
 from advice_line.openapi import api
 from advice_line.passwords import hash_password, needs_rehash, verify_password
@@ -37,9 +37,13 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, token
 
 
 @routes.post("/api/v1/auth/login")
-@api("Log in; sets the session cookie and returns the CSRF token", tag="auth",
-     request=LOGIN_SCHEMA, authenticated=False,
-     responses={200: "Logged in", 401: "Wrong credentials or TOTP code needed", 429: "Throttled"})
+@api(
+    "Log in; sets the session cookie and returns the CSRF token",
+    tag="auth",
+    request=LOGIN_SCHEMA,
+    authenticated=False,
+    responses={200: "Logged in", 401: "Wrong credentials or TOTP code needed", 429: "Throttled"},
+)
 async def login(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, LOGIN_SCHEMA)
     username = body["username"].lower()
@@ -57,20 +61,33 @@ async def login(request: web.Request) -> web.StreamResponse:
         if user["totp_enabled"]:
             code = body.get("totp")
             if not code:
-                raise Problem(401, "totp-required", "Second factor needed", "enter the 6-digit code")
-            if not await totp.verify(request.app[REDIS], request.app[KEYS], user["id"], user["totp_secret"], code):
+                raise Problem(
+                    401, "totp-required", "Second factor needed", "enter the 6-digit code"
+                )
+            if not await totp.verify(
+                request.app[REDIS], request.app[KEYS], user["id"], user["totp_secret"], code
+            ):
                 await throttle.failed(username, address)
                 metrics.logins.labels("failed").inc()
-                raise Problem(401, "totp-invalid", "Wrong code", "the 6-digit code is wrong or was used already")
+                raise Problem(
+                    401,
+                    "totp-invalid",
+                    "Wrong code",
+                    "the 6-digit code is wrong or was used already",
+                )
         await throttle.succeeded(username)
         async with conn.transaction():
             if needs_rehash(user["password_hash"]):
                 await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user["id"],
                                    hash_password(body["password"]))  # fmt: skip
             token, csrf = await sessions.create(
-                conn, user["id"], request.app[SETTINGS], ip=address, user_agent=request.headers.get("User-Agent")
+                conn,
+                user["id"],
+                request.app[SETTINGS],
+                ip=address,
+                user_agent=request.headers.get("User-Agent"),
             )
-            who = audit.Actor(user["id"], user["username"], address, request.get("request_id"))
+            who = audit.Actor(user["id"], user["username"], address, request.get(REQUEST_ID))
             await audit.record(conn, who, "auth.login", "user", user["id"], "login")
             session = await sessions.load(conn, token, request.app[SETTINGS])
     assert session is not None
@@ -84,7 +101,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/api/v1/auth/logout")
-@api("Log out: ends the session everywhere, WebSockets included", tag="auth", responses={204: "Logged out"})
+@api(
+    "Log out: ends the session everywhere, WebSockets included",
+    tag="auth",
+    responses={204: "Logged out"},
+)
 async def logout(request: web.Request) -> web.StreamResponse:
     session = current_session(request, allow_pending_totp=True)
     async with request.app[DB].acquire() as conn, conn.transaction():
@@ -115,21 +136,32 @@ async def update_me(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/api/v1/auth/totp")
-@api("Start TOTP enrolment: returns a new secret and its otpauth:// URI", tag="auth",
-     responses={200: "Secret issued", 409: "Already enrolled"})
+@api(
+    "Start TOTP enrolment: returns a new secret and its otpauth:// URI",
+    tag="auth",
+    responses={200: "Secret issued", 409: "Already enrolled"},
+)
 async def totp_start(request: web.Request) -> web.StreamResponse:
     session = current_session(request, allow_pending_totp=True)
     if session.user.totp_enabled:
         raise conflict("a second factor is enrolled already; remove it first")
     secret = totp.new_secret()
     async with request.app[DB].acquire() as conn:
-        await conn.execute("UPDATE users SET totp_secret = $2 WHERE id = $1", session.user.id, secret)
-    return json_response({"secret": secret, "otpauth_uri": totp.provisioning_uri(secret, session.user.username)})
+        await conn.execute(
+            "UPDATE users SET totp_secret = $2 WHERE id = $1", session.user.id, secret
+        )
+    return json_response(
+        {"secret": secret, "otpauth_uri": totp.provisioning_uri(secret, session.user.username)}
+    )
 
 
 @routes.post("/api/v1/auth/totp/confirm")
-@api("Confirm TOTP enrolment with a code from the authenticator app", tag="auth", request=CODE_SCHEMA,
-     responses={200: "Enrolled", 422: "Wrong code"})
+@api(
+    "Confirm TOTP enrolment with a code from the authenticator app",
+    tag="auth",
+    request=CODE_SCHEMA,
+    responses={200: "Enrolled", 422: "Wrong code"},
+)
 async def totp_confirm(request: web.Request) -> web.StreamResponse:
     session = current_session(request, allow_pending_totp=True)
     body = await read_json(request, CODE_SCHEMA)
@@ -140,17 +172,25 @@ async def totp_confirm(request: web.Request) -> web.StreamResponse:
             raise conflict("a second factor is enrolled already")
         if not row["totp_secret"]:
             raise conflict("start enrolment first (POST /api/v1/auth/totp)")
-        if not await totp.verify(request.app[REDIS], request.app[KEYS], session.user.id, row["totp_secret"], body["code"]):
+        if not await totp.verify(
+            request.app[REDIS], request.app[KEYS], session.user.id, row["totp_secret"], body["code"]
+        ):
             raise Problem(422, "validation", "The request has invalid fields",
                           errors=[{"field": "code", "message": "wrong code"}])  # fmt: skip
         await conn.execute("UPDATE users SET totp_enabled = true WHERE id = $1", session.user.id)
-        await audit.record(conn, actor(request), "auth.totp_enrolled", "user", session.user.id, "security")
+        await audit.record(
+            conn, actor(request), "auth.totp_enrolled", "user", session.user.id, "security"
+        )
     return json_response({"totp_enabled": True})
 
 
 @routes.delete("/api/v1/auth/totp")
-@api("Remove one's second factor (needs a current code; refused where the role requires one)",
-     tag="auth", request=CODE_SCHEMA, responses={204: "Removed"})
+@api(
+    "Remove one's second factor (needs a current code; refused where the role requires one)",
+    tag="auth",
+    request=CODE_SCHEMA,
+    responses={204: "Removed"},
+)
 async def totp_remove(request: web.Request) -> web.StreamResponse:
     session = current_session(request)
     if session.user.totp_required:
@@ -161,10 +201,14 @@ async def totp_remove(request: web.Request) -> web.StreamResponse:
                                      session.user.id)  # fmt: skip
         if not secret:
             raise conflict("no second factor is enrolled")
-        if not await totp.verify(request.app[REDIS], request.app[KEYS], session.user.id, secret, body["code"]):
+        if not await totp.verify(
+            request.app[REDIS], request.app[KEYS], session.user.id, secret, body["code"]
+        ):
             raise Problem(422, "validation", "The request has invalid fields",
                           errors=[{"field": "code", "message": "wrong code"}])  # fmt: skip
         await conn.execute("UPDATE users SET totp_enabled = false, totp_secret = NULL WHERE id = $1",
                            session.user.id)  # fmt: skip
-        await audit.record(conn, actor(request), "auth.totp_removed", "user", session.user.id, "security")
+        await audit.record(
+            conn, actor(request), "auth.totp_removed", "user", session.user.id, "security"
+        )
     return web.Response(status=204)

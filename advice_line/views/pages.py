@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 
-from advice_line.appkeys import CATALOGUE, SETTINGS
+from advice_line.appkeys import CATALOGUE, SESSION, SETTINGS
 from advice_line.http import current_session
 from advice_line.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language
 from advice_line.problems import Problem, bad_request
@@ -34,7 +34,7 @@ def context(request: web.Request, **extra: Any) -> dict[str, Any]:
     """What every template gets: the translator, the language, the user and the navigation."""
     catalogue = request.app[CATALOGUE]
     language = request_language(request, request.app[SETTINGS].default_language)
-    session = request.get("session")
+    session = request.get(SESSION)
     user = session.user if session else None
 
     def t(key: str, **values: object) -> str:
@@ -58,7 +58,7 @@ def _login_redirect(request: web.Request) -> web.HTTPFound:
 
 def page_user(request: web.Request, *roles: str) -> Any:
     """The signed-in user for a page, redirecting to login (or to TOTP enrolment) as needed."""
-    session = request.get("session")
+    session = request.get(SESSION)
     if session is None:
         raise _login_redirect(request)
     if session.user.must_enrol_totp and request.path != "/account":
@@ -77,7 +77,7 @@ def safe_next(raw: str | None) -> str:
 
 @routes.get("/login")
 async def login_page(request: web.Request) -> web.StreamResponse:
-    if request.get("session") is not None:
+    if request.get(SESSION) is not None:
         raise web.HTTPFound(safe_next(request.query.get("next")))
     return render(request, "login.html", next=safe_next(request.query.get("next")))
 

@@ -14,8 +14,11 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/patients")
-@api("Search the patients of one's own organisation (nurses, coordinators)", tag="patients",
-     query={"q": "part of a name or reference", "limit": "at most this many (1-200, default 50)"})
+@api(
+    "Search the patients of one's own organisation (nurses, coordinators)",
+    tag="patients",
+    query={"q": "part of a name or reference", "limit": "at most this many (1-200, default 50)"},
+)
 async def list_patients(request: web.Request) -> web.StreamResponse:
     user = current_session(request).user
     q = request.query.get("q", "").strip()
@@ -30,8 +33,12 @@ async def list_patients(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/api/v1/patients")
-@api("Create a patient in one's own organisation", tag="patients", request=patients.SCHEMA,
-     responses={201: "Created", 422: "Invalid fields"})
+@api(
+    "Create a patient in one's own organisation",
+    tag="patients",
+    request=patients.SCHEMA,
+    responses={201: "Created", 422: "Invalid fields"},
+)
 async def create_patient(request: web.Request) -> web.StreamResponse:
     user = current_session(request).user
     body = await read_json(request, patients.SCHEMA)
@@ -41,8 +48,11 @@ async def create_patient(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/v1/patients/{patient_id}")
-@api("Read a patient with the care-plan summary (audited)", tag="patients",
-     responses={200: "The patient", 404: "No such patient, or not yours to see"})
+@api(
+    "Read a patient with the care-plan summary (audited)",
+    tag="patients",
+    responses={200: "The patient", 404: "No such patient, or not yours to see"},
+)
 async def read_patient(request: web.Request) -> web.StreamResponse:
     user = current_session(request).user
     patient_id = int_param(request, "patient_id")
@@ -52,8 +62,12 @@ async def read_patient(request: web.Request) -> web.StreamResponse:
 
 
 @routes.patch("/api/v1/patients/{patient_id}")
-@api("Change some fields of a patient (audited)", tag="patients", request=patients.SCHEMA,
-     responses={200: "Updated", 404: "No such patient", 422: "Invalid fields"})
+@api(
+    "Change some fields of a patient (audited)",
+    tag="patients",
+    request=patients.SCHEMA,
+    responses={200: "Updated", 404: "No such patient", 422: "Invalid fields"},
+)
 async def update_patient(request: web.Request) -> web.StreamResponse:
     user = current_session(request).user
     patient_id = int_param(request, "patient_id")
