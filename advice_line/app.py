@@ -9,7 +9,6 @@ out), then background tasks (cancelled and awaited).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from advice_line.appkeys import (
     STORE_URLS,
     THROTTLE,
 )
+from advice_line.background import running
 from advice_line.http import problems, request_context, security_headers, session_middleware
 from advice_line.i18n import Catalogue
 from advice_line.metrics import Metrics
@@ -81,11 +81,8 @@ async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:
                 log.warning("sessions.purge_failed", exc_info=True)
             await asyncio.sleep(3600)
 
-    task = asyncio.create_task(loop(), name="session-purge")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with running(("session-purge", loop)):
+        yield
 
 
 async def _on_shutdown(app: web.Application) -> None:

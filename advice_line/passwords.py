@@ -9,6 +9,17 @@ _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (64 MiB, t=3
 # Verified against when the user does not exist, so both paths cost the same time.
 _DUMMY_HASH = _HASHER.hash("not-a-real-password-but-costs-the-same")
 
+
+def use_cheap_hashing_for_tests() -> None:
+    """Make hashing fast (still argon2id) so the test suite is not dominated by it.
+
+    Hashes keep their parameters, so production-cost hashes still verify (and are then
+    rehashed at the cheaper cost, which is why this is for tests only).
+    """
+    global _HASHER, _DUMMY_HASH
+    _HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _DUMMY_HASH = _HASHER.hash("not-a-real-password-but-costs-the-same")
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 

@@ -8,7 +8,6 @@ session each heartbeat interval, which covers idle or absolute expiry and a miss
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -16,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from advice_line.appkeys import CONNECTIONS, DB, KEYS, REDIS, SETTINGS
+from advice_line.background import running
 
 log = structlog.get_logger("advice_line.revocation")
 
@@ -81,11 +81,7 @@ async def _sweep(app: web.Application) -> None:
 
 async def revocation_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: run the listener and the sweep; cancel and await them on shutdown."""
-    tasks = [asyncio.create_task(_listen(app), name="revocation-listener"),
-             asyncio.create_task(_sweep(app), name="session-sweep")]  # fmt: skip
-    yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    async with running(
+        ("revocation-listener", lambda: _listen(app)), ("session-sweep", lambda: _sweep(app))
+    ):
+        yield

@@ -24,9 +24,13 @@ from advice_line import audit, organisations, users
 from advice_line.app import create_app
 from advice_line.embedded import EmbeddedPostgres, EmbeddedRedis
 from advice_line.migrate import migrate
+from advice_line.passwords import use_cheap_hashing_for_tests
 from advice_line.settings import Settings
 
 TEST_PASSWORD = "correct-horse-battery"
+
+# argon2id at production cost takes ~0.1 s per hash on two cores; the suite hashes thousands.
+use_cheap_hashing_for_tests()
 _TABLES = "audit_log, sessions, patients, users, organisations"
 
 

@@ -1,4 +1,4 @@
-"""Server-rendered pages: the login page, the role's landing page, the error page.
+"""Server-rendered pages: login, the role's landing page, patients, administration, errors.
 
 Pages are thin: the layout, navigation by role and translated text come from here, the
 data and actions from the REST API through small ES modules in ``web/static``.
@@ -6,17 +6,19 @@ data and actions from the REST API through small ES modules in ``web/static``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from advice_line import patients
 from advice_line.appkeys import CATALOGUE, SESSION, SETTINGS
 from advice_line.http import current_session
 from advice_line.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language
 from advice_line.problems import Problem, bad_request
-from advice_line.roles import Role
+from advice_line.roles import ORGANISATION_KINDS, PATIENT_MANAGERS, ROLES, TIER_NAMES, Role
 
 routes = web.RouteTableDef()
 
@@ -49,7 +51,9 @@ def context(request: web.Request, **extra: Any) -> dict[str, Any]:
 
 
 def render(request: web.Request, template: str, status: int = 200, **extra: Any) -> web.Response:
-    return aiohttp_jinja2.render_template(template, request, context(request, **extra), status=status)
+    return aiohttp_jinja2.render_template(
+        template, request, context(request, **extra), status=status
+    )
 
 
 def _login_redirect(request: web.Request) -> web.HTTPFound:
@@ -70,7 +74,13 @@ def page_user(request: web.Request, *roles: str) -> Any:
 
 def safe_next(raw: str | None) -> str:
     """Only local paths, so a crafted link cannot send someone to another site after login."""
-    if not raw or not raw.startswith("/") or raw.startswith("//") or urlsplit(raw).netloc or "\\" in raw:
+    if (
+        not raw
+        or not raw.startswith("/")
+        or raw.startswith("//")
+        or urlsplit(raw).netloc
+        or "\\" in raw
+    ):
         return "/"
     return raw
 
@@ -92,6 +102,60 @@ async def home(request: web.Request) -> web.StreamResponse:
 async def account(request: web.Request) -> web.StreamResponse:
     page_user(request)
     return render(request, "account.html")
+
+
+@routes.get("/patients")
+async def patient_list(request: web.Request) -> web.StreamResponse:
+    page_user(request, *PATIENT_MANAGERS)
+    return render(request, "patients.html")
+
+
+@routes.get("/patients/new")
+async def patient_new(request: web.Request) -> web.StreamResponse:
+    page_user(request, *PATIENT_MANAGERS)
+    return render(request, "patient.html", patient_id=None, **_patient_choices())
+
+
+@routes.get("/patients/{patient_id:[0-9]{1,18}}")
+async def patient_page(request: web.Request) -> web.StreamResponse:
+    """The shell only: the patient is read (and the read audited) through the API."""
+    page_user(request, *PATIENT_MANAGERS)
+    patient_id = int(request.match_info["patient_id"])
+    return render(request, "patient.html", patient_id=patient_id, **_patient_choices())
+
+
+def _patient_choices() -> dict[str, Any]:
+    """The form's choices as (value, translation key) pairs, straight from the schema."""
+    schema = patients.SCHEMA
+    return {
+        "diagnosis_groups": [
+            (v, f"patients.diagnosis.{v}") for v in schema["diagnosis_group"].choices
+        ],
+        "treatment_levels": [
+            (v, f"patients.treatment.{v}") for v in schema["treatment_level"].choices
+        ],
+        "places_of_death": [(v, f"patients.place.{v}") for v in patients.PLACES_OF_DEATH],
+    }
+
+
+@routes.get("/admin/users")
+async def admin_users(request: web.Request) -> web.StreamResponse:
+    me = page_user(request, Role.ADMIN)
+    return render(request, "admin_users.html", me_id=me.id, roles=ROLES, tiers=TIER_NAMES)
+
+
+@routes.get("/admin/organisations")
+async def admin_organisations(request: web.Request) -> web.StreamResponse:
+    page_user(request, Role.ADMIN)
+    return render(request, "admin_organisations.html", kinds=ORGANISATION_KINDS)
+
+
+@routes.get("/admin/audit")
+async def admin_audit(request: web.Request) -> web.StreamResponse:
+    page_user(request, Role.ADMIN)
+    raw = request.query.get("patient_id", "")
+    valid = re.fullmatch("[0-9]{1,18}", raw) is not None
+    return render(request, "admin_audit.html", patient_id=raw if valid else "")
 
 
 @routes.get("/language/{code}")
