@@ -11,7 +11,7 @@ from tests.conftest import TEST_PASSWORD, login
 
 
 async def count(db, table: str) -> int:
-    return await db.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - test-only constant
+    return await db.fetchval(f"SELECT count(*) FROM {table}")
 
 
 async def test_login_sets_a_hardened_session_cookie_and_returns_the_csrf_token(

@@ -51,7 +51,7 @@ async def snapshot(db) -> dict:
     """Everything a request could have written (session touch times excluded)."""
     tables = {}
     for table in ("organisations", "users", "patients", "role_policies", "audit_log"):
-        rows = await db.fetch(f"SELECT * FROM {table} ORDER BY 1")  # noqa: S608 - constant names
+        rows = await db.fetch(f"SELECT * FROM {table} ORDER BY 1")
         tables[table] = [dict(r) for r in rows]
     tables["sessions"] = [
         dict(r) for r in await db.fetch("SELECT token_hash, revoked_at FROM sessions ORDER BY 1")
@@ -131,7 +131,7 @@ async def test_wrong_types_name_every_offending_field(client, db, arranged, endp
 async def test_oversize_bodies_are_refused(
     aiohttp_client, settings, db, arranged, endpoint, make_user
 ):
-    as_role, ids = arranged
+    _, ids = arranged
     client = await aiohttp_client(create_app(settings.replace(max_body_bytes=4096)))
     user = None
     if endpoint.role:
