@@ -18,8 +18,8 @@ def origin_of(client) -> dict[str, str]:
     return {"Origin": str(client.make_url("/")).rstrip("/")}
 
 
-async def receive_json(ws, timeout=5.0):
-    message = await ws.receive(timeout=timeout)
+async def receive_json(ws):
+    message = await ws.receive(timeout=5.0)
     assert message.type == WSMsgType.TEXT, message
     return json.loads(message.data)
 
