@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
@@ -27,7 +26,7 @@ class Catalogue:
 
     @classmethod
     def load(cls, directory: Path | None = None, default: str = "da") -> Catalogue:
-        root = directory or Path(str(resources.files("web") / "translations"))
+        root = directory or Path(__file__).resolve().parent.parent / "web" / "translations"
         return cls(
             {lang: json.loads((root / f"{lang}.json").read_text("utf-8")) for lang in LANGUAGES},
             default,

@@ -1,8 +1,9 @@
 """structlog configuration: JSON lines in production, readable console in development.
 
 Every request binds ``request_id`` and ``user_id`` through contextvars. A redaction step
-removes patient-identifying fields from every event, whatever the call site passed, and
-masks anything shaped like a CPR number, so that logs never carry patient data.
+replaces the values of patient-identifying fields in every event (at any depth), whatever
+the call site passed, and masks anything shaped like a CPR number, tracebacks included, so
+that logs never carry patient data.
 """
 
 from __future__ import annotations
@@ -23,16 +24,30 @@ REDACTED_KEYS = frozenset(
         "totp", "treatment_limitations", "people_present", "body",
     }
 )  # fmt: skip
-_CPR = re.compile(r"\b\d{6}-?\d{4}\b")
+# Ten digits, optionally split after six: also inside identifiers such as "cpr0102031234".
+_CPR = re.compile(r"(?<!\d)\d{6}[- ]?\d{4}(?!\d)")
+_MAX_DEPTH = 6
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return _CPR.sub("[cpr]", value)
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: "[redacted]" if k in REDACTED_KEYS else _clean(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(_clean(v, depth + 1) for v in value)
+    return value
 
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: drop sensitive keys, mask CPR-shaped numbers in strings."""
+    """structlog processor: replace sensitive keys' values (at any depth), mask CPR numbers."""
     for key in list(event):
-        if key in REDACTED_KEYS:
-            event[key] = "[redacted]"
-        elif isinstance(event[key], str) and _CPR.search(event[key]):
-            event[key] = _CPR.sub("[cpr]", event[key])
+        event[key] = "[redacted]" if key in REDACTED_KEYS else _clean(event[key])
     return event
 
 
@@ -45,14 +60,16 @@ def configure_logging(
         renderer = structlog.processors.JSONRenderer()
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=False)
+    # Tracebacks are rendered before redaction, so exception text is masked too.
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
         redact,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
@@ -60,7 +77,12 @@ def configure_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact,
+                renderer,
+            ],
             foreign_pre_chain=shared,
         )
     )

@@ -20,6 +20,7 @@ def use_cheap_hashing_for_tests() -> None:
     _HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     _DUMMY_HASH = _HASHER.hash("not-a-real-password-but-costs-the-same")
 
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 

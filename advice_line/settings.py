@@ -133,9 +133,13 @@ def _origin(raw: object) -> str | None:
     if not text:
         return None
     parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
-        raise ValueError("must be an origin such as https://advice.example.dk (no path)")
-    return text
+    extras = parts.path or parts.query or parts.fragment or parts.username or parts.password
+    if parts.scheme not in {"http", "https"} or not parts.hostname or extras:
+        raise ValueError("must be an origin such as https://advice.example.dk (no path or query)")
+    # Browsers send origins in lower case and without the default port: compare like with like.
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 def _path(raw: object) -> Path:
@@ -205,6 +209,7 @@ def load_settings(
         if env_name(name) in environ:
             raw[name] = environ[env_name(name)]
     raw.update(overrides or {})
+    problems.extend(_unknown_variables(environ))
 
     environment = raw.get("environment", "development")
     values: dict[str, Any] = {}
@@ -224,6 +229,17 @@ def load_settings(
     if problems:
         raise SettingsError(problems)
     return Settings(**values)
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A misspelt variable would silently leave a default in force; name it instead."""
+    problems = []
+    for variable in environ:
+        if variable.startswith(ENV_PREFIX) and not variable.startswith(ENV_PREFIX + "TEST_"):
+            name = variable[len(ENV_PREFIX) :].lower()
+            if name not in _PARSERS and name != "config_file":
+                problems.append(f"{variable}: unknown setting (misspelt?)")
+    return problems
 
 
 def _read_config_file(path: Path, problems: list[str]) -> dict[str, object]:

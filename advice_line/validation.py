@@ -133,6 +133,8 @@ def _check_field(f: Field, value: Any, path: str, partial: bool) -> Any:
         raise ValidationFailed([{"field": path, "message": "must not be null"}])
     if f.kind == "object":
         assert f.schema is not None
+        if not isinstance(value, dict):
+            raise ValidationFailed([{"field": path, "message": "must be a JSON object"}])
         return validate(f.schema, value, partial=partial, prefix=path + ".")
     cleaned, message = _CHECKS[f.kind](f, value)
     if message:

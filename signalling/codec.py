@@ -49,12 +49,15 @@ CLIENT_TYPES: dict[str, dict[str, type]] = {
 
 def decode(text: str | bytes, *, max_bytes: int) -> Message:
     """Parse and validate one client message."""
-    size = len(text.encode() if isinstance(text, str) else text)
+    try:
+        size = len(text.encode() if isinstance(text, str) else text)
+    except UnicodeEncodeError:
+        raise CodecError(ErrorCode.MALFORMED, "not valid UTF-8 text") from None
     if size > max_bytes:
         raise CodecError(ErrorCode.TOO_LARGE, f"messages are limited to {max_bytes} bytes")
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise CodecError(ErrorCode.MALFORMED, "not valid JSON") from None
     if not isinstance(data, dict):
         raise CodecError(ErrorCode.MALFORMED, "a message is a JSON object")
@@ -65,7 +68,8 @@ def decode(text: str | bytes, *, max_bytes: int) -> Message:
         raise CodecError(
             ErrorCode.MALFORMED, f"id must be a string of at most {MAX_ID_LENGTH} characters"
         )
-    if data.get("v") != PROTOCOL_VERSION:
+    version = data.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:  # True == 1 must not pass
         raise CodecError(ErrorCode.UNSUPPORTED_VERSION, f"set v to {PROTOCOL_VERSION}", message_id)
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
