@@ -182,6 +182,24 @@ def user_add(
     click.echo(f"created user {user['username']} (id {user['id']}, {user['role']})")
 
 
+@user_group.command("password")
+@click.argument("username")
+def user_password(username: str) -> None:
+    """Set a user's password (read from standard input or prompted for); ends their sessions."""
+    settings = _settings()
+    password = _read_password()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> None:
+        async with pool.acquire() as conn:
+            found = await users.by_username(conn, username.lower())
+            if found is None:
+                raise Problem(404, "not-found", "Unknown user", f"no user named {username!r}")
+            await users.set_password(conn, CLI_ACTOR, found["id"], password)
+
+    _with_stores(settings, work)
+    click.echo(f"password changed for {username}; their sessions have ended")
+
+
 @user_group.command("list")
 @click.option("--role", type=click.Choice(ROLES))
 def user_list(role: str | None) -> None:

@@ -8,7 +8,7 @@ import asyncpg
 
 from advice_line import audit
 from advice_line.passwords import hash_password, password_problem
-from advice_line.problems import Problem, conflict, invalid, not_found
+from advice_line.problems import conflict, invalid, not_found
 from advice_line.roles import ROLES, TIER_NAMES, Role
 from advice_line.validation import Field
 
@@ -156,15 +156,29 @@ async def update(
 
 
 async def set_password(
-    conn: asyncpg.Connection, actor: audit.Actor, user_id: int, password: str
-) -> None:
+    conn: asyncpg.Connection,
+    actor: audit.Actor,
+    user_id: int,
+    password: str,
+    *,
+    field: str = "password",
+    keep_session: str | None = None,
+) -> list[str]:
+    """Set a new password and end the user's other sessions; returns their hashes. Audited."""
     problem = password_problem(password)
     if problem:
-        raise Problem(422, "validation", "The request has invalid fields",
-                      errors=[{"field": "password", "message": problem}])  # fmt: skip
+        raise invalid([{"field": field, "message": problem}])
     async with conn.transaction():
         await conn.execute(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",
             user_id, hash_password(password),
         )  # fmt: skip
-        await audit.record(conn, actor, "user.password", "user", user_id, "administration")
+        rows = await conn.fetch(
+            """UPDATE sessions SET revoked_at = now()
+                WHERE user_id = $1 AND revoked_at IS NULL AND token_hash IS DISTINCT FROM $2
+            RETURNING token_hash""",
+            user_id, keep_session,
+        )  # fmt: skip
+        reason = "own password change" if actor.user_id == user_id else "administration"
+        await audit.record(conn, actor, "user.password", "user", user_id, reason)
+    return [r["token_hash"] for r in rows]

@@ -9,7 +9,7 @@ from advice_line.appkeys import DB, KEYS, METRICS, REDIS, REQUEST_ID, SETTINGS, 
 from advice_line.http import actor, client_address, current_session, json_response, read_json
 from advice_line.openapi import api
 from advice_line.passwords import hash_password, needs_rehash, verify_password
-from advice_line.problems import Problem, conflict, forbidden
+from advice_line.problems import Problem, conflict, forbidden, invalid
 from advice_line.revocation import publish_revoked
 from advice_line.validation import Field
 
@@ -20,6 +20,10 @@ LOGIN_SCHEMA = {
 }
 CODE_SCHEMA = {"code": Field("str", required=True, min_length=6, max_length=6, pattern=r"\d{6}")}
 ME_SCHEMA = {"language": Field("enum", required=True, choices=("da", "en"))}
+PASSWORD_SCHEMA = {
+    "current_password": Field("str", required=True, min_length=1, max_length=256),
+    "new_password": Field("str", required=True, min_length=1, max_length=256),
+}
 
 routes = web.RouteTableDef()
 
@@ -133,6 +137,34 @@ async def update_me(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].acquire() as conn:
         user = await users.update(conn, actor(request), session.user.id, body)
     return json_response({"user": user})
+
+
+@routes.post("/api/v1/auth/password")
+@api(
+    "Change one's own password; ends one's other sessions",
+    tag="auth",
+    request=PASSWORD_SCHEMA,
+    responses={204: "Changed", 422: "Wrong current password or weak new one", 429: "Throttled"},
+)
+async def change_password(request: web.Request) -> web.StreamResponse:
+    session = current_session(request, allow_pending_totp=True)
+    body = await read_json(request, PASSWORD_SCHEMA)
+    throttle = request.app[THROTTLE]
+    address = client_address(request)
+    await throttle.check(session.user.username, address)
+    async with request.app[DB].acquire() as conn:
+        stored = await conn.fetchval(
+            "SELECT password_hash FROM users WHERE id = $1", session.user.id
+        )
+        if not verify_password(stored, body["current_password"]):
+            await throttle.failed(session.user.username, address)
+            raise invalid([{"field": "current_password", "message": "wrong password"}])
+        ended = await users.set_password(
+            conn, actor(request), session.user.id, body["new_password"],
+            field="new_password", keep_session=session.token_hash,
+        )  # fmt: skip
+    await publish_revoked(request.app, ended)
+    return web.Response(status=204)
 
 
 @routes.post("/api/v1/auth/totp")

@@ -327,3 +327,45 @@ async def test_user_can_change_own_language(client, make_user, db):
     assert await db.fetchval("SELECT language FROM users WHERE id = $1", user["id"]) == "en"
     bad = await client.patch("/api/v1/auth/me", json={"language": "fr"})
     assert bad.status == 422
+
+
+async def test_password_change_ends_other_sessions_but_not_this_one(
+    client, aiohttp_client, settings, make_user, db
+):
+    from advice_line.app import create_app
+
+    user = await make_user("nurse")
+    other_device = await aiohttp_client(create_app(settings))
+    await login(other_device, user["username"])
+    await login(client, user["username"])
+    response = await client.post(
+        "/api/v1/auth/password",
+        json={"current_password": TEST_PASSWORD, "new_password": "a-brand-new-secret"},
+    )
+    assert response.status == 204
+    assert (await client.get("/api/v1/auth/me")).status == 200
+    assert (await other_device.get("/api/v1/auth/me")).status == 401
+    client.session.cookie_jar.clear()
+    await login(client, user["username"], "a-brand-new-secret")
+    row = await db.fetchrow("SELECT * FROM audit_log WHERE action = 'user.password'")
+    assert row["reason"] == "own password change" and row["actor_id"] == user["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"current_password": "not-the-password", "new_password": "a-brand-new-secret"},
+            "current_password",
+        ),
+        ({"current_password": TEST_PASSWORD, "new_password": "short"}, "new_password"),
+    ],
+)
+async def test_password_change_refusals_change_nothing(client, make_user, db, body, field):
+    user = await make_user("nurse")
+    await login(client, user["username"])
+    before = await db.fetchval("SELECT password_hash FROM users WHERE id = $1", user["id"])
+    response = await client.post("/api/v1/auth/password", json=body)
+    assert response.status == 422
+    assert [e["field"] for e in (await response.json())["errors"]] == [field]
+    assert await db.fetchval("SELECT password_hash FROM users WHERE id = $1", user["id"]) == before

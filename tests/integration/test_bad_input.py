@@ -23,6 +23,8 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/auth/login", None, {"username": "someone", "password": "x" * 12}),
     Endpoint("PATCH", "/api/v1/auth/me", "nurse", {"language": "en"}),
     Endpoint("POST", "/api/v1/auth/totp/confirm", "nurse", {"code": "123456"}),
+    Endpoint("POST", "/api/v1/auth/password", "nurse",
+             {"current_password": "x" * 12, "new_password": "y" * 12}),
     Endpoint("DELETE", "/api/v1/auth/totp", "nurse", {"code": "123456"}),
     Endpoint("POST", "/api/v1/patients", "nurse",
              {"reference": "R-1", "name": "Karl Fiktivsen", "diagnosis_group": "cancer"}),

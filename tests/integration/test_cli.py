@@ -257,3 +257,24 @@ async def test_bad_setting_exits_2_naming_the_variable(run: Run) -> None:
     assert result.code == 2
     assert "ADVICE_LINE_PORT" in result.err
     assert result.out == ""
+
+
+async def test_user_password_sets_a_new_password(run: Run, cli_database: str) -> None:
+    ok(await run("org", "add", ORG, "--kind", "home_care"))
+    ok(await run("user", "add", "anne", "--role", "nurse", "--organisation", ORG, stdin=PASSWORD))
+
+    changed = ok(await run("user", "password", "anne", stdin="another-long-password\n"))
+    assert "anne" in changed.out
+
+    conn = await asyncpg.connect(cli_database)
+    try:
+        stored = await conn.fetchval("SELECT password_hash FROM users WHERE username = 'anne'")
+        audited = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action = 'user.password'"
+        )
+    finally:
+        await conn.close()
+    assert verify_password(stored, "another-long-password")
+    assert audited == 1
+    weak = await run("user", "password", "anne", stdin="short\n")
+    assert weak.code != 0 and "password" in weak.err
