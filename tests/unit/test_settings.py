@@ -362,3 +362,10 @@ def test_test_harness_variables_are_not_settings():
 def test_origin_is_normalised_like_a_browser_sends_it():
     settings = load_settings({"ADVICE_LINE_PUBLIC_ORIGIN": "HTTPS://Advice.Example.dk:443/"})
     assert settings.public_origin == "https://advice.example.dk"
+
+
+def test_the_shipped_example_configuration_is_valid():
+    example = Path(__file__).resolve().parents[2] / "deploy" / "advice-line.example.toml"
+    settings = load_settings({"ADVICE_LINE_CONFIG_FILE": str(example)})
+    assert settings.production
+    assert settings.public_origin == "https://advice.example.dk"
