@@ -49,7 +49,7 @@ async def create(
                 name, kind,
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
-            raise conflict(f"an organisation named {name!r} exists already") from None
+            raise conflict(f"an organisation named {name!r} exists already", "name") from None
         assert row is not None
         await audit.record(
             conn, actor, "organisation.create", "organisation", row["id"], "administration",

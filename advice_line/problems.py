@@ -82,8 +82,10 @@ def unauthenticated(detail: str = "log in first") -> Problem:
     return Problem(401, "unauthenticated", "Authentication required", detail)
 
 
-def conflict(detail: str) -> Problem:
-    return Problem(409, "conflict", "Conflict", detail)
+def conflict(detail: str, field: str | None = None) -> Problem:
+    """409; with ``field`` the problem names the field whose value is taken, as 422 would."""
+    errors = [{"field": field, "message": "is taken"}] if field else None
+    return Problem(409, "conflict", "Conflict", detail, errors=errors)
 
 
 _STATUS_KINDS = {

@@ -117,7 +117,7 @@ async def create(
                 data.get("organisation_id"), password_hash, data.get("language", "da"),
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
-            raise conflict(f"the username {data['username']!r} is taken") from None
+            raise conflict(f"the username {data['username']!r} is taken", "username") from None
         user = await get(conn, user_id)
         after = {k: user[k] for k in ("username", "role", "tier", "organisation_id")}
         await audit.record(

@@ -27,6 +27,7 @@ async def test_admin_creates_an_organisation(client, login_as, db):
         "/api/v1/organisations", json={"name": "Ny praksis", "kind": "hospital"}
     )
     assert duplicate.status == 409
+    assert (await duplicate.json())["errors"] == [{"field": "name", "message": "is taken"}]
     listed = await (await client.get("/api/v1/organisations?kind=gp_practice")).json()
     assert [o["name"] for o in listed["organisations"]] == ["Ny praksis"]
     assert (await client.get("/api/v1/organisations?kind=zoo")).status == 400
@@ -86,6 +87,7 @@ async def test_taken_username_conflicts(client, login_as, make_user):
     response = await client.post("/api/v1/users", json={
         "username": existing["username"], "display_name": "X", "password": "lang-nok-kode", "role": "admin"})  # fmt: skip
     assert response.status == 409
+    assert (await response.json())["errors"][0]["field"] == "username"
 
 
 async def test_disabling_a_user_ends_their_sessions_and_is_audited(
