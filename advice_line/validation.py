@@ -20,7 +20,7 @@ FieldError = dict[str, str]
 class Field:
     """One field: its JSON type, whether it is required, and its limits."""
 
-    kind: str  # "str", "int", "bool", "date", "enum", "object"
+    kind: str  # "str", "int", "bool", "date", "time", "datetime", "enum", "object", "list"
     required: bool = False
     nullable: bool = False
     max_length: int = 2000
@@ -30,6 +30,9 @@ class Field:
     maximum: int | None = None
     pattern: str | None = None
     schema: Mapping[str, Field] | None = None  # for "object"
+    item: Field | None = None  # for "list"
+    min_items: int = 0
+    max_items: int = 100
 
 
 class ValidationFailed(ValueError):
@@ -81,6 +84,29 @@ def _check_date(_f: Field, value: Any) -> tuple[Any, str | None]:
         return None, "must be a date (YYYY-MM-DD)"
 
 
+def _check_time(_f: Field, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, str) and re.fullmatch(r"\d{2}:\d{2}(:\d{2})?", value):
+        try:
+            return dt.time.fromisoformat(value), None
+        except ValueError:
+            pass
+    return None, "must be a time of day (HH:MM)"
+
+
+def _check_datetime(_f: Field, value: Any) -> tuple[Any, str | None]:
+    """An RFC 3339 date-time with an offset, returned in UTC."""
+    message = "must be a date-time with a time-zone offset (RFC 3339)"
+    if not isinstance(value, str) or len(value) > 40:
+        return None, message
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None, message
+    if parsed.tzinfo is None:
+        return None, message
+    return parsed.astimezone(dt.UTC), None
+
+
 def _check_enum(f: Field, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str) or value not in f.choices:
         return None, "must be one of " + ", ".join(f.choices)
@@ -93,6 +119,8 @@ _CHECKS: dict[str, Callable[[Field, Any], tuple[Any, str | None]]] = {
     "bool": _check_bool,
     "date": _check_date,
     "enum": _check_enum,
+    "time": _check_time,
+    "datetime": _check_datetime,
 }
 
 
@@ -136,7 +164,28 @@ def _check_field(f: Field, value: Any, path: str, partial: bool) -> Any:
         if not isinstance(value, dict):
             raise ValidationFailed([{"field": path, "message": "must be a JSON object"}])
         return validate(f.schema, value, partial=partial, prefix=path + ".")
+    if f.kind == "list":
+        return _check_list(f, value, path, partial)
     cleaned, message = _CHECKS[f.kind](f, value)
     if message:
         raise ValidationFailed([{"field": path, "message": message}])
     return cleaned
+
+
+def _check_list(f: Field, value: Any, path: str, partial: bool) -> list[Any]:
+    assert f.item is not None
+    if not isinstance(value, list):
+        raise ValidationFailed([{"field": path, "message": "must be a list"}])
+    if not f.min_items <= len(value) <= f.max_items:
+        message = f"must have {f.min_items} to {f.max_items} items"
+        raise ValidationFailed([{"field": path, "message": message}])
+    errors: list[FieldError] = []
+    items = []
+    for index, item in enumerate(value):
+        try:
+            items.append(_check_field(f.item, item, f"{path}[{index}]", partial))
+        except ValidationFailed as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return items

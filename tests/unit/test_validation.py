@@ -266,3 +266,58 @@ def test_validate_returns_schema_keys_or_raises_validation_failed(body: Any, par
         assert set(outcome) <= set(body)
         if "o" in outcome:
             assert set(outcome["o"]) <= {"n", "t"}
+
+
+# Time, date-time and list fields (added with the rota API).
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("08:00", dt.time(8, 0)), ("23:59:30", dt.time(23, 59, 30)), ("00:00", dt.time(0, 0))],
+)
+def test_time_fields(value, expected):
+    assert validate({"t": Field("time")}, {"t": value}) == {"t": expected}
+
+
+@pytest.mark.parametrize("value", ["8:00", "24:00", "08:60", "noon", 800, "08:00+01:00"])
+def test_bad_time_fields(value):
+    with pytest.raises(ValidationFailed) as raised:
+        validate({"t": Field("time")}, {"t": value})
+    assert raised.value.errors[0]["field"] == "t"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-03-29T02:30:00+02:00", dt.datetime(2026, 3, 29, 0, 30, tzinfo=dt.UTC)),
+        ("2026-10-25T01:00:00Z", dt.datetime(2026, 10, 25, 1, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_datetime_fields_come_out_in_utc(value, expected):
+    assert validate({"at": Field("datetime")}, {"at": value}) == {"at": expected}
+
+
+@pytest.mark.parametrize("value", ["2026-03-29T02:30:00", "2026-03-29", "yesterday", 17, "x" * 50])
+def test_datetime_needs_an_offset(value):
+    with pytest.raises(ValidationFailed):
+        validate({"at": Field("datetime")}, {"at": value})
+
+
+def test_list_items_are_checked_with_indexed_paths():
+    schema = {
+        "days": Field("list", item=Field("int", minimum=0, maximum=6), min_items=1, max_items=7),
+        "windows": Field(
+            "list", item=Field("object", schema={"start": Field("time", required=True)})
+        ),
+    }
+    assert validate(schema, {"days": [0, 6], "windows": [{"start": "08:00"}]}) == {
+        "days": [0, 6],
+        "windows": [{"start": dt.time(8, 0)}],
+    }
+    with pytest.raises(ValidationFailed) as raised:
+        validate(schema, {"days": [0, 7, "x"], "windows": [{}, {"start": "late"}]})
+    fields = [e["field"] for e in raised.value.errors]
+    assert fields == ["days[1]", "days[2]", "windows[0].start", "windows[1].start"]
+    for bad in ({"days": []}, {"days": list(range(8))}, {"days": "0,1"}):
+        with pytest.raises(ValidationFailed):
+            validate(schema, bad)
