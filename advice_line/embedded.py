@@ -154,10 +154,12 @@ class EmbeddedPostgres:
         for path in [self.root, *self.root.iterdir()]:
             if path.name != "data":
                 os.chown(path, entry.pw_uid, entry.pw_gid)
-        for parent in self.root.resolve().parents:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
+        # ... and traverse to them, and to the binaries (a virtualenv in a private directory).
+        for path in (self.root.resolve(), self.bin_dir.resolve()):
+            for parent in path.parents:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    parent.chmod(mode | 0o001)
 
     def _initdb(self) -> None:
         log.info("embedded.postgres.initdb", path=str(self.pgdata))
