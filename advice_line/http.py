@@ -6,6 +6,7 @@ Order (outermost first): request context (id, log, metrics), security headers, p
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import secrets
@@ -225,6 +226,20 @@ def int_param(request: web.Request, name: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
         raise Problem(404, "not-found", "Not found", f"no such {name}")
     return int(raw)
+
+
+def query_instant(request: web.Request, name: str) -> dt.datetime | None:
+    """An RFC 3339 instant from the query string (in UTC), None if absent; 400 if malformed."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("z", "Z"))
+    except ValueError:
+        raise bad_request(f"{name} must be an RFC 3339 date-time with an offset") from None
+    if value.tzinfo is None:
+        raise bad_request(f"{name} must include a time-zone offset")
+    return value.astimezone(dt.UTC)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:

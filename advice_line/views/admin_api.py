@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 
@@ -16,6 +15,7 @@ from advice_line.http import (
     current_session,
     int_param,
     json_response,
+    query_instant,
     read_json,
     require_role,
 )
@@ -150,19 +150,6 @@ async def set_policy(request: web.Request) -> web.StreamResponse:
     return json_response({"policy": {"role": role, "totp_required": body["totp_required"]}})
 
 
-def _instant(request: web.Request, name: str) -> dt.datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise bad_request(f"{name} must be an RFC 3339 date-time with an offset") from None
-    if value.tzinfo is None:
-        raise bad_request(f"{name} must include a time-zone offset")
-    return value
-
-
 def _audit_filter(request: web.Request) -> audit.AuditFilter:
     q = request.query
     for name in ("patient_id", "actor_id", "before_id", "limit"):
@@ -177,7 +164,7 @@ def _audit_filter(request: web.Request) -> audit.AuditFilter:
 
     return audit.AuditFilter(
         patient_id=number("patient_id"), actor_id=number("actor_id"), action=q.get("action"),
-        since=_instant(request, "from"), until=_instant(request, "to"), limit=limit,
+        since=query_instant(request, "from"), until=query_instant(request, "to"), limit=limit,
         before_id=number("before_id"),
     )  # fmt: skip
 
