@@ -31,7 +31,10 @@ TEST_PASSWORD = "correct-horse-battery"
 
 # argon2id at production cost takes ~0.1 s per hash on two cores; the suite hashes thousands.
 use_cheap_hashing_for_tests()
-_TABLES = "audit_log, sessions, patients, users, organisations"
+_TABLES = (
+    "audit_log, sessions, patients, calendar_tokens, rota_participants, rota_layers, "
+    "rota_overrides, rota_swaps, rotas, users, organisations"
+)
 
 
 @dataclass(frozen=True)
