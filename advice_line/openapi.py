@@ -60,13 +60,23 @@ def field_schema(f: Field) -> dict[str, Any]:
         "bool": "boolean",
         "date": "string",
         "enum": "string",
+        "time": "string",
+        "datetime": "string",
     }
     if f.kind == "object":
         assert f.schema is not None
         return object_schema(f.schema)
+    if f.kind == "list":
+        assert f.item is not None
+        return {"type": "array", "items": field_schema(f.item), "minItems": f.min_items,
+                "maxItems": f.max_items}  # fmt: skip
     schema: dict[str, Any] = {"type": kinds[f.kind]}
     if f.kind == "date":
         schema["format"] = "date"
+    if f.kind == "datetime":
+        schema["format"] = "date-time"
+    if f.kind == "time":
+        schema["pattern"] = r"^\d{2}:\d{2}(:\d{2})?$"
     if f.kind == "enum":
         schema["enum"] = list(f.choices)
     if f.kind == "str":

@@ -10,6 +10,11 @@ from advice_line import openapi
 from advice_line.app import create_app
 from tests.conftest import login
 
+LAYER = {
+    "name": "Døgn", "participants": [1], "shift_length": 1, "unit": "days", "handoff": "08:00",
+    "start_date": "2026-11-02", "windows": [{"days": [0], "start": "08:00", "end": "16:00"}],
+}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -34,6 +39,18 @@ ENDPOINTS = [
              {"username": "ny.bruger", "display_name": "Ny", "password": "x" * 12, "role": "admin"}),
     Endpoint("PATCH", "/api/v1/users/{user_id}", "admin", {"display_name": "Nyt navn"}),
     Endpoint("PUT", "/api/v1/role-policies/{role}", "admin", {"totp_required": True}),
+    Endpoint("POST", "/api/v1/rotas", "admin", {"name": "Ny vagtplan", "tier": "gp"}),
+    Endpoint("PATCH", "/api/v1/rotas/{rota_id}", "admin", {"name": "Omdøbt"}),
+    Endpoint("POST", "/api/v1/rotas/{rota_id}/layers", "admin", LAYER),
+    Endpoint("PUT", "/api/v1/rotas/{rota_id}/layers/{layer_id}", "admin", LAYER),
+    Endpoint("POST", "/api/v1/rotas/{rota_id}/layers/{layer_id}/position", "admin", {"position": 0}),
+    Endpoint("POST", "/api/v1/rotas/{rota_id}/overrides", "admin",
+             {"kind": "add", "clinician_id": 1, "start": "2026-11-02T10:00:00Z",
+              "end": "2026-11-02T12:00:00Z"}),
+    Endpoint("POST", "/api/v1/rotas/{rota_id}/swaps", "admin",
+             {"first_id": 1, "second_id": 2, "first_start": "2026-11-02T10:00:00Z",
+              "first_end": "2026-11-02T12:00:00Z", "second_start": "2026-11-03T10:00:00Z",
+              "second_end": "2026-11-03T12:00:00Z"}),
 ]  # fmt: skip
 
 BAD_BODIES = {
@@ -52,7 +69,11 @@ BAD_BODIES = {
 async def snapshot(db) -> dict:
     """Everything a request could have written (session touch times excluded)."""
     tables = {}
-    for table in ("organisations", "users", "patients", "role_policies", "audit_log"):
+    tables_with_rows = (
+        "organisations", "users", "patients", "role_policies", "audit_log", "rotas",
+        "rota_layers", "rota_participants", "rota_overrides", "rota_swaps",
+    )  # fmt: skip
+    for table in tables_with_rows:
         rows = await db.fetch(f"SELECT * FROM {table} ORDER BY 1")
         tables[table] = [dict(r) for r in rows]
     tables["sessions"] = [
@@ -74,8 +95,21 @@ async def arranged(client, make_user, db):
     patient_id = (await created.json())["patient"]["id"]
     await client.post("/api/v1/auth/logout")
     client.session.cookie_jar.clear()
+    advisor = await make_user("advisor", tier="senior_nurse")
+    import datetime as dt
+
+    from advice_line import rota_store
+    from tests.conftest import TEST_ACTOR
+
+    rota = await rota_store.create_rota(
+        db, TEST_ACTOR, {"name": "Eksisterende", "tier": "senior_nurse"}
+    )
+    rota = await rota_store.save_layer(db, TEST_ACTOR, rota.id, None, {
+        "name": "Døgn", "participants": [advisor["id"]], "shift_length": 1, "unit": "days",
+        "handoff": dt.time(8), "start_date": dt.date(2026, 11, 2), "windows": []})  # fmt: skip
     people = {"nurse": nurse, "admin": admin}
-    ids = {"patient_id": patient_id, "user_id": nurse["id"], "role": "nurse"}
+    ids = {"patient_id": patient_id, "user_id": nurse["id"], "role": "nurse", "rota_id": rota.id,
+           "layer_id": rota.layers[0].id}  # fmt: skip
 
     async def as_role(role):
         client.session.cookie_jar.clear()
