@@ -88,7 +88,7 @@ def demo_patients(gp_ids: list[int]) -> list[dict[str, Any]]:
 
 async def seed(conn: asyncpg.Connection) -> dict[str, int]:
     """Add whatever demo data is missing; return counts of what was added."""
-    added = {"organisations": 0, "users": 0, "patients": 0}
+    added = {"organisations": 0, "users": 0, "patients": 0, "rotas": 0}
     actor = audit.Actor(None, "demo-seed")
     org_ids: dict[str, int] = {}
     for name, kind in [(HOME_CARE, "home_care"), *((p, "gp_practice") for p in GP_PRACTICES),
@@ -109,6 +109,62 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
     added["patients"] = await _seed_patients(
         conn, org_ids[HOME_CARE], [org_ids[p] for p in GP_PRACTICES]
     )
+    added["rotas"] = await _seed_rotas(conn)
+    return added
+
+
+_WEEKDAYS = [0, 1, 2, 3, 4]
+
+#: (name, tier, [(layer name, usernames, length, unit, handoff, windows)]). The specialist
+#: rota deliberately leaves nights uncovered, as many hospital teams do, so the coverage
+#: panel has something to show.
+DEMO_ROTAS: tuple[tuple[str, str, list[tuple[str, list[str], int, str, str, list[Any]]]], ...] = (
+    ("Palliativt team – sygeplejersker", "senior_nurse", [
+        ("Døgnvagt", ["senior.anne", "senior.bent", "senior.clara", "senior.ditlev"], 1, "days",
+         "08:00", []),
+        ("Dagvagt hverdage", ["senior.clara", "senior.anne"], 1, "weeks", "08:00",
+         [{"days": _WEEKDAYS, "start": "08:00", "end": "16:00"}]),
+    ]),
+    ("Læger – dagtid", "gp", [
+        ("Egen læge dagtid", ["laege.gustav", "laege.hanne", "laege.ib", "laege.jette"], 1, "days",
+         "08:00", [{"days": _WEEKDAYS, "start": "08:00", "end": "16:00"}]),
+    ]),
+    ("Læger – aften, nat og weekend", "gp", [
+        ("Aften og nat", ["laege.ib", "laege.jette", "laege.gustav", "laege.hanne"], 1, "weeks",
+         "16:00", [{"days": _WEEKDAYS, "start": "16:00", "end": "08:00"},
+                   {"days": [5, 6], "start": "08:00", "end": "08:00"}]),
+    ]),
+    ("Palliativt team – speciallæger", "specialist", [
+        ("Specialistvagt", ["specialist.karen", "specialist.lars", "specialist.mette",
+                            "specialist.niels"], 1, "weeks", "08:00",
+         [{"days": _WEEKDAYS, "start": "08:00", "end": "22:00"},
+          {"days": [5, 6], "start": "10:00", "end": "18:00"}]),
+    ]),
+)  # fmt: skip
+
+
+async def _seed_rotas(conn: asyncpg.Connection) -> int:
+    from advice_line import rota_store  # local: keeps the demo importable without the rota layer
+
+    actor = audit.Actor(None, "demo-seed")
+    added = 0
+    for name, tier, layers in DEMO_ROTAS:
+        if await conn.fetchval("SELECT 1 FROM rotas WHERE name = $1", name):
+            continue
+        rota = await rota_store.create_rota(conn, actor, {"name": name, "tier": tier})
+        for layer_name, usernames, length, unit, handoff, windows in layers:
+            ids = []
+            for username in usernames:
+                person = await users.by_username(conn, username)
+                assert person is not None
+                ids.append(person["id"])
+            await rota_store.save_layer(conn, actor, rota.id, None, {
+                "name": layer_name, "participants": ids, "shift_length": length, "unit": unit,
+                "handoff": dt.time.fromisoformat(handoff), "start_date": dt.date(2026, 1, 5),
+                "windows": [{"days": w["days"], "start": dt.time.fromisoformat(w["start"]),
+                             "end": dt.time.fromisoformat(w["end"])} for w in windows],
+            })  # fmt: skip
+        added += 1
     return added
 
 

@@ -235,7 +235,7 @@ async def test_disable_unknown_user_fails(run: Run) -> None:
 
 
 async def test_demo_is_idempotent(run: Run, cli_database: str) -> None:
-    tables = ("organisations", "users", "patients", "audit_log")
+    tables = ("organisations", "users", "patients", "audit_log", "rotas", "rota_layers")
 
     first = ok(await run("demo"))
     counts = {table: await count(cli_database, table) for table in tables}
@@ -246,7 +246,8 @@ async def test_demo_is_idempotent(run: Run, cli_database: str) -> None:
     assert counts["organisations"] > 0
     assert counts["users"] > 0
     assert counts["patients"] > 0
-    assert second.out.splitlines()[0] == "added: 0 organisations, 0 users, 0 patients"
+    assert counts["rotas"] == 4
+    assert second.out.splitlines()[0] == "added: 0 organisations, 0 users, 0 patients, 0 rotas"
     assert {table: await count(cli_database, table) for table in tables} == counts
     assert "sygeplejerske" in second.err  # the logins are printed every time
 
