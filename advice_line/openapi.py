@@ -53,16 +53,17 @@ def api(
     return mark
 
 
+_JSON_TYPES = {"str": "string", "int": "integer", "bool": "boolean", "date": "string",
+               "enum": "string", "time": "string", "datetime": "string"}  # fmt: skip
+_FORMATS: dict[str, dict[str, Any]] = {
+    "date": {"format": "date"},
+    "datetime": {"format": "date-time"},
+    "time": {"pattern": r"^\d{2}:\d{2}(:\d{2})?$"},
+}
+
+
 def field_schema(f: Field) -> dict[str, Any]:
-    kinds = {
-        "str": "string",
-        "int": "integer",
-        "bool": "boolean",
-        "date": "string",
-        "enum": "string",
-        "time": "string",
-        "datetime": "string",
-    }
+    """The JSON Schema (OpenAPI 3.0 dialect) of one field."""
     if f.kind == "object":
         assert f.schema is not None
         return object_schema(f.schema)
@@ -70,27 +71,15 @@ def field_schema(f: Field) -> dict[str, Any]:
         assert f.item is not None
         return {"type": "array", "items": field_schema(f.item), "minItems": f.min_items,
                 "maxItems": f.max_items}  # fmt: skip
-    schema: dict[str, Any] = {"type": kinds[f.kind]}
-    if f.kind == "date":
-        schema["format"] = "date"
-    if f.kind == "datetime":
-        schema["format"] = "date-time"
-    if f.kind == "time":
-        schema["pattern"] = r"^\d{2}:\d{2}(:\d{2})?$"
+    schema: dict[str, Any] = {"type": _JSON_TYPES[f.kind], **_FORMATS.get(f.kind, {})}
     if f.kind == "enum":
         schema["enum"] = list(f.choices)
     if f.kind == "str":
         schema["maxLength"] = f.max_length
-        if f.min_length:
-            schema["minLength"] = f.min_length
-        if f.pattern:
-            schema["pattern"] = f.pattern
-    if f.minimum is not None:
-        schema["minimum"] = f.minimum
-    if f.maximum is not None:
-        schema["maximum"] = f.maximum
-    if f.nullable:
-        schema["nullable"] = True
+        schema.update({"minLength": f.min_length} if f.min_length else {})
+        schema.update({"pattern": f.pattern} if f.pattern else {})
+    limits = {"minimum": f.minimum, "maximum": f.maximum, "nullable": f.nullable or None}
+    schema.update({k: v for k, v in limits.items() if v is not None})
     return schema
 
 
