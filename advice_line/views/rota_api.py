@@ -305,6 +305,23 @@ async def _tier_rotas(request: web.Request, tier: str) -> tuple[list[Rota], dict
     return rotas, names
 
 
+@routes.get("/api/v1/rota/clinicians")
+@api("The active advisors of a tier: who can be put on its rotas", tag="rota",
+     query={"tier": "senior_nurse, gp or specialist"})  # fmt: skip
+async def tier_clinicians(request: web.Request) -> web.StreamResponse:
+    current_session(request)
+    tier = _tier(request)
+    async with request.app[DB].acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT u.id, u.username, u.display_name AS name, o.name AS organisation
+                 FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id
+                WHERE u.role = 'advisor' AND u.tier = $1 AND u.disabled_at IS NULL
+                ORDER BY u.display_name""",
+            tier,
+        )
+    return json_response({"tier": tier, "clinicians": [dict(r) for r in rows]})
+
+
 @routes.get("/api/v1/rota/on-duty")
 @api("Who is on duty for a tier at an instant (default now)", tag="rota",
      query={"tier": "senior_nurse, gp or specialist", "at": "RFC 3339 instant (default now)"})  # fmt: skip

@@ -310,3 +310,11 @@ async def test_deleting_a_rota_and_missing_things(client, team, db):
     assert (await client.delete(f"/api/v1/rotas/{rota['id']}")).status == 204
     assert (await client.get(f"/api/v1/rotas/{rota['id']}")).status == 404
     assert await db.fetchval("SELECT count(*) FROM audit_log WHERE action = 'rota.delete'") == 1
+
+
+async def test_clinicians_of_a_tier(client, team):
+    await login(client, team["coordinator"]["username"])
+    response = await client.get("/api/v1/rota/clinicians", params={"tier": "senior_nurse"})
+    ids = [c["id"] for c in (await response.json())["clinicians"]]
+    assert sorted(ids) == sorted(n["id"] for n in team["nurses"])
+    assert (await client.get("/api/v1/rota/clinicians", params={"tier": "x"})).status == 400
