@@ -24,7 +24,7 @@ class Problem(Exception):
         title: str,
         detail: str | None = None,
         *,
-        errors: list[dict[str, str]] | None = None,
+        errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:

@@ -203,7 +203,7 @@ async def check_clinicians(
         raise invalid(errors)
 
 
-async def _checked(conn: asyncpg.Connection, rota_id: int) -> Rota:
+async def checked(conn: asyncpg.Connection, rota_id: int) -> Rota:
     """The rota after a change, refused (422, rolled back) if the core finds problems."""
     rota = await get_rota(conn, rota_id)
     problems = rota_problems(rota)
@@ -221,7 +221,7 @@ async def create_rota(conn: asyncpg.Connection, actor: audit.Actor, data: dict[s
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise invalid([{"field": "name", "message": "is taken"}]) from None
-        rota = await _checked(conn, rota_id)
+        rota = await checked(conn, rota_id)
         await audit.record(conn, actor, "rota.create", "rota", rota_id, REASON,
                            details={"after": rota_json(rota)})  # fmt: skip
     return rota
@@ -248,7 +248,7 @@ async def update_rota(
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise invalid([{"field": "name", "message": "is taken"}]) from None
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.update", rota_id, before, after)
     return after
 
@@ -320,7 +320,7 @@ async def save_layer(
         await check_clinicians(conn, row["tier"], {"participants": data["participants"]})
         before = await get_rota(conn, rota_id)
         await _write_layer(conn, rota_id, layer_id, data)
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         action = "rota.layer_add" if layer_id is None else "rota.layer_update"
         await _audit_change(conn, actor, action, rota_id, before, after)
     return after
@@ -344,7 +344,7 @@ async def move_layer(
             "UPDATE rota_layers SET position = $2 WHERE id = $1",
             [(lid, i) for i, lid in enumerate(order)],
         )
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.layer_move", rota_id, before, after)
     return after
 
@@ -360,7 +360,7 @@ async def delete_layer(
         )
         if deleted is None:
             raise not_found(f"layer {layer_id} of rota {rota_id}")
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.layer_delete", rota_id, before, after)
     return after
 
@@ -384,7 +384,7 @@ async def add_override(
             rota_id, data["kind"], data["clinician_id"], data.get("replaces_id"),
             data["start"], data["end"], data.get("note", ""), actor.user_id,
         )  # fmt: skip
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.override_add", rota_id, before, after)
     return after, int(override_id)
 
@@ -401,7 +401,7 @@ async def delete_override(
         )  # fmt: skip
         if deleted is None:
             raise not_found(f"override {override_id} of rota {rota_id}")
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.override_delete", rota_id, before, after)
     return after
 
@@ -423,7 +423,7 @@ async def add_swap(
             data["first_end"], data["second_start"], data["second_end"],
             data.get("note", ""), actor.user_id,
         )  # fmt: skip
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.swap_add", rota_id, before, after)
     return after, int(swap_id)
 
@@ -439,6 +439,6 @@ async def delete_swap(
         )
         if deleted is None:
             raise not_found(f"swap {swap_id} of rota {rota_id}")
-        after = await _checked(conn, rota_id)
+        after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.swap_delete", rota_id, before, after)
     return after

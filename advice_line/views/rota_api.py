@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
-from advice_line import rota_store
+from advice_line import rota_exchange, rota_store
 from advice_line.appkeys import DB
 from advice_line.http import (
     actor,
@@ -20,7 +20,7 @@ from advice_line.http import (
     require_role,
 )
 from advice_line.openapi import api
-from advice_line.problems import bad_request, invalid
+from advice_line.problems import Problem, bad_request, invalid
 from advice_line.roles import TIER_NAMES, Role
 from advice_line.validation import Field
 from rota.model import Rota
@@ -394,3 +394,66 @@ async def handoffs(request: web.Request) -> web.StreamResponse:
         "handoffs": [{"at": _iso(when), "before": people(before), "after": people(after)}
                      for when, before, after in found],
     })  # fmt: skip
+
+
+# Exchange: CSV ----------------------------------------------------------------------------
+
+#: CSV imports may be larger than ordinary JSON bodies: a year of a region's shifts.
+IMPORT_MAX_BYTES = 8 * 1024 * 1024
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "payload-too-large", "Payload too large",
+                          f"a CSV file is at most {limit // (1024 * 1024)} MiB")  # fmt: skip
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@routes.post("/api/v1/rota/import")
+@api(
+    "Import shifts from CSV (columns tier,clinician,start,end; local times). All rows valid: "
+    "applied at once; any row invalid: 422 listing every bad row by line, nothing applied",
+    tag="rota",
+    request_content_type="text/csv",
+    query={"dry_run": "true: check and show what would change, apply nothing",
+           "rota_id": "put the shifts in this rota (default: the tier's import rota)"},
+    responses={200: "Imported (or checked)", 413: "File too large", 415: "Not text/csv",
+               422: "Invalid rows"},
+)  # fmt: skip
+async def import_shifts(request: web.Request) -> web.StreamResponse:
+    require_role(request, *EDITORS)
+    if request.content_type not in ("text/csv", "application/csv"):
+        raise Problem(415, "unsupported-media-type", "Unsupported media type",
+                      "send the file as text/csv")  # fmt: skip
+    dry_run = request.query.get("dry_run", "false")
+    if dry_run not in ("true", "false"):
+        raise bad_request("dry_run must be true or false")
+    raw_rota = request.query.get("rota_id")
+    if raw_rota is not None and not raw_rota.isdigit():
+        raise bad_request("rota_id must be a whole number")
+    data = await _read_limited(request, IMPORT_MAX_BYTES)
+    async with request.app[DB].acquire() as conn:
+        result = await rota_exchange.import_csv(
+            conn, actor(request), data, dry_run=dry_run == "true",
+            rota_id=int(raw_rota) if raw_rota else None,
+        )  # fmt: skip
+    return json_response(result.as_dict())
+
+
+@routes.get("/api/v1/rota/export")
+@api("The final schedule as CSV (tier,clinician,start,end in local time); reads back the same",
+     tag="rota", query={"tier": "one tier (default all)", "from": "RFC 3339", "to": "RFC 3339"})  # fmt: skip
+async def export_shifts(request: web.Request) -> web.StreamResponse:
+    current_session(request)
+    tiers = [_tier(request)] if "tier" in request.query else list(TIER_NAMES)
+    start, end = _period(request)
+    async with request.app[DB].acquire() as conn:
+        text = await rota_exchange.export_csv(conn, tiers, start, end)
+    return web.Response(
+        text=text, content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="vagtplan.csv"'},
+    )  # fmt: skip
