@@ -52,11 +52,10 @@ def _with_stores(settings: Settings, work: Callable[[asyncpg.Pool, Redis], Await
     try:
         return asyncio.run(run())
     except Problem as problem:
-        detail = (
-            "; ".join(f"{e['field']}: {e['message']}" for e in problem.errors or [])
-            or problem.detail
-        )
-        click.echo(f"error: {problem.title}: {detail}", err=True)
+        click.echo(f"error: {problem.title}" + (f": {problem.detail}" if problem.detail else ""), err=True)
+        for e in problem.errors or []:
+            where = f"line {e['line']}, " if "line" in e else ""
+            click.echo(f"  {where}{e['field']}: {e['message']}", err=True)
         sys.exit(1)
     except ValidationFailed as exc:
         click.echo(f"error: {exc}", err=True)
@@ -275,3 +274,80 @@ def org_list() -> None:
 
     for org in _with_stores(settings, work):
         click.echo(f"{org['id']:>5}  {org['kind']:<12} {org['name']}")
+
+
+@main.group("rota")
+def rota_group() -> None:
+    """Import and export duty shifts (CSV: tier,clinician,start,end in local time)."""
+
+
+@rota_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option(
+    "--dry-run", is_flag=True, help="Check the file and show what would change; apply nothing."
+)
+@click.option(
+    "--rota-id", type=int, help="Put the shifts in this rota (default: the tier's import rota)."
+)
+def rota_import(path: str, dry_run: bool, rota_id: int | None) -> None:
+    """Import shifts from a CSV file: all rows or none; every bad row is named by line."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from advice_line import rota_exchange
+
+    settings = _settings()
+    data = Path(path).read_bytes()
+    rows = max(data.count(b"\n") - 1, 0)
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> rota_exchange.ImportResult:
+        with tqdm(total=rows, unit="row", desc="importing", disable=dry_run or rows < 1000,
+                  file=sys.stderr) as bar:  # fmt: skip
+            async with pool.acquire() as conn:
+                return await rota_exchange.import_csv(
+                    conn, CLI_ACTOR, data, dry_run=dry_run, rota_id=rota_id, progress=bar.update
+                )
+
+    result = _with_stores(settings, work)
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{result.rows} rows: {verb} {len(result.added)}, unchanged {len(result.unchanged)}")
+
+
+@rota_group.command("export")
+@click.option("--tier", type=click.Choice(TIER_NAMES), help="One tier (default: all).")
+@click.option("--from", "start", help="RFC 3339 instant (default: now).")
+@click.option("--days", type=click.IntRange(1, 400), default=90, show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="File (default: standard output).",
+)
+def rota_export(tier: str | None, start: str | None, days: int, output: str | None) -> None:
+    """Export the final schedule as CSV (reads back the same with `rota import`)."""
+    import datetime as dt
+    from pathlib import Path
+
+    from advice_line import rota_exchange
+
+    settings = _settings()
+    try:
+        begin = dt.datetime.fromisoformat(start) if start else dt.datetime.now(dt.UTC)
+    except ValueError:
+        raise click.BadParameter("must be an RFC 3339 date-time", param_hint="--from") from None
+    if begin.tzinfo is None:
+        raise click.BadParameter("must include a time-zone offset", param_hint="--from")
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> str:
+        async with pool.acquire() as conn:
+            tiers = [tier] if tier else list(TIER_NAMES)
+            return await rota_exchange.export_csv(
+                conn, tiers, begin, begin + dt.timedelta(days=days)
+            )
+
+    text = _with_stores(settings, work)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)

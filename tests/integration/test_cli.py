@@ -279,3 +279,43 @@ async def test_user_password_sets_a_new_password(run: Run, cli_database: str) ->
     assert audited == 1
     weak = await run("user", "password", "anne", stdin="short\n")
     assert weak.code != 0 and "password" in weak.err
+
+
+async def test_rota_import_and_export(run: Run, cli_database: str, tmp_path: Path) -> None:
+    ok(await run("org", "add", ORG, "--kind", "home_care"))
+    ok(await run("user", "add", "anne", "--role", "advisor", "--tier", "senior_nurse",
+                 "--organisation", ORG, stdin=PASSWORD))  # fmt: skip
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "tier,clinician,start,end\nsenior_nurse,anne,2026-11-02 08:00,2026-11-02 16:00\n"
+    )
+
+    checked = ok(await run("rota", "import", str(good), "--dry-run"))
+    assert checked.out.strip() == "1 rows: would add 1, unchanged 0"
+    assert await count(cli_database, "rota_overrides") == 0
+    assert ok(await run("rota", "import", str(good))).out.strip() == "1 rows: added 1, unchanged 0"
+    assert await count(cli_database, "rota_overrides") == 1
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("tier,clinician,start,end\nsenior_nurse,nobody,2026-11-03 08:00,x\n")
+    refused = await run("rota", "import", str(bad))
+    assert refused.code == 1
+    assert "line 2, clinician: no user named 'nobody'" in refused.err
+    assert "line 2, end:" in refused.err
+
+    exported = ok(
+        await run(
+            "rota",
+            "export",
+            "--tier",
+            "senior_nurse",
+            "--from",
+            "2026-11-01T00:00:00+01:00",
+            "--days",
+            "7",
+        )
+    )
+    assert (
+        exported.out
+        == "tier,clinician,start,end\nsenior_nurse,anne,2026-11-02 08:00,2026-11-02 16:00\n"
+    )
