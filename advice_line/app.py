@@ -38,7 +38,15 @@ from advice_line.revocation import revocation_ctx
 from advice_line.settings import Settings
 from advice_line.stores import open_stores
 from advice_line.throttle import LoginThrottle
-from advice_line.views import admin_api, auth_api, pages, patients_api, rota_api, system
+from advice_line.views import (
+    admin_api,
+    auth_api,
+    calendar_api,
+    pages,
+    patients_api,
+    rota_api,
+    system,
+)
 from advice_line.ws import websocket
 from signalling.registry import ConnectionRegistry
 
@@ -116,6 +124,7 @@ def create_app(settings: Settings) -> web.Application:
         auth_api.routes,
         patients_api.routes,
         rota_api.routes,
+        calendar_api.routes,
         admin_api.routes,
         pages.routes,
     ):
