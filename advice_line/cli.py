@@ -52,7 +52,9 @@ def _with_stores(settings: Settings, work: Callable[[asyncpg.Pool, Redis], Await
     try:
         return asyncio.run(run())
     except Problem as problem:
-        click.echo(f"error: {problem.title}" + (f": {problem.detail}" if problem.detail else ""), err=True)
+        click.echo(
+            f"error: {problem.title}" + (f": {problem.detail}" if problem.detail else ""), err=True
+        )
         for e in problem.errors or []:
             where = f"line {e['line']}, " if "line" in e else ""
             click.echo(f"  {where}{e['field']}: {e['message']}", err=True)

@@ -284,7 +284,9 @@ def _overlap_problems(rota: Rota) -> list[RotaError]:
             by_clinician[override.clinician].append((label, override))
     problems: list[RotaError] = []
     for clinician, items in sorted(by_clinician.items()):
-        items.sort(key=lambda item: (item[1].start, item[1].end))
+        # By start, the longest first, so that a long change is named before what it covers.
+        items.sort(key=lambda item: item[1].end, reverse=True)
+        items.sort(key=lambda item: item[1].start)
         reach = items[0]
         for item in items[1:]:
             if item[1].start < reach[1].end:

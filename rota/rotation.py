@@ -56,7 +56,13 @@ def layer_shifts(
 ) -> list[LayerShift]:
     """The layer's shifts within ``[start, end)``, sorted, disjoint and never empty."""
     check_layer(layer)
-    start, end = as_utc(start, "start"), as_utc(end, "end")
+    return checked_layer_shifts(layer, tz, as_utc(start, "start"), as_utc(end, "end"))
+
+
+def checked_layer_shifts(
+    layer: Layer, tz: ZoneInfo, start: dt.datetime, end: dt.datetime
+) -> list[LayerShift]:
+    """``layer_shifts`` for a layer already checked and a range already in UTC."""
     if start >= end:
         return []
     base, step = first_handoff(layer), shift_step(layer)

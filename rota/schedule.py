@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from .model import Override, OverrideKind, Rota, Shift
-from .rotation import LayerShift, check_layer, layer_shifts
+from .rotation import LayerShift, check_layer, checked_layer_shifts
 from .walltime import as_utc
 
 Segment = tuple[dt.datetime, dt.datetime, frozenset[int]]
@@ -37,7 +37,7 @@ def final_schedule(rota: Rota, start: dt.datetime, end: dt.datetime) -> list[Shi
         as_utc(override.end, f"override {override.id} end")
     if start >= end:
         return []
-    per_layer = [layer_shifts(layer, tz, start, end) for layer in rota.layers]
+    per_layer = [checked_layer_shifts(layer, tz, start, end) for layer in rota.layers]
     segments = apply_overrides(layered_segments(per_layer, start, end), overrides)
     return [Shift(s, e, who, rota.id) for s, e, who in merge_segments(segments) if who]
 

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from operator import itemgetter
 
 from .errors import InvalidRota
 from .model import Rota, Shift
@@ -64,7 +65,7 @@ def merge_schedules(
         for shift in shifts
         for event in ((shift.start, 1, rota_id, shift.clinicians), (shift.end, 0, rota_id, None))
     ]
-    events.sort(key=lambda event: (event[0], event[1]))
+    events.sort(key=itemgetter(0, 1))
     current: dict[int, frozenset[int]] = {}
     segments: list[TierSegment] = []
     cursor, i = start, 0

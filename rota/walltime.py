@@ -22,6 +22,7 @@ See docs/rota-rules.md for the worked examples.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from zoneinfo import ZoneInfo
 
 from .errors import NaiveDatetime
@@ -34,9 +35,15 @@ def to_instant(local: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """The UTC instant of the naive wall-clock time ``local`` in ``tz``, by the DST rule."""
     if local.tzinfo is not None:
         raise ValueError(f"to_instant takes a naive wall-clock time, not {local.isoformat()}")
-    local = local.replace(fold=0)
-    first = local.replace(tzinfo=tz).utcoffset()
-    second = local.replace(tzinfo=tz, fold=1).utcoffset()
+    return _to_instant(local.replace(fold=0) if local.fold else local, tz)
+
+
+# A rota's boundaries repeat (the same handoff for several layers and windows, the same
+# year asked again), and the map is a pure function of its arguments: memoise it.
+@functools.lru_cache(maxsize=1 << 15)
+def _to_instant(local: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    first = tz.utcoffset(local)
+    second = tz.utcoffset(local.replace(fold=1))
     assert first is not None
     assert second is not None
     if second > first:
@@ -72,8 +79,8 @@ def to_local(instant: dt.datetime, tz: ZoneInfo) -> dt.datetime:
 
 def as_utc(instant: dt.datetime, what: str = "instant") -> dt.datetime:
     """``instant`` normalised to UTC; a naive datetime is refused with ``NaiveDatetime``."""
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        raise NaiveDatetime(f"{what} {instant.isoformat()} has no time zone")
     if instant.tzinfo is UTC:
         return instant
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise NaiveDatetime(f"{what} {instant.isoformat()} has no time zone")
     return instant.astimezone(UTC)

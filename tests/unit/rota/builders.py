@@ -66,7 +66,9 @@ def rota(
     overrides: Sequence[Override] = (),
     swaps: Sequence[Swap] = (),
 ) -> Rota:
-    return Rota(id, f"rota {id}", tier, layers=layers, overrides=tuple(overrides), swaps=tuple(swaps))
+    return Rota(
+        id, f"rota {id}", tier, layers=layers, overrides=tuple(overrides), swaps=tuple(swaps)
+    )
 
 
 def replace(

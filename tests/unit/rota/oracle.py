@@ -18,7 +18,11 @@ from rota.model import Layer, Override, OverrideKind, Rota, Unit, Window
 
 from .builders import MINUTE
 
-_STEP = {Unit.HOURS: dt.timedelta(hours=1), Unit.DAYS: dt.timedelta(days=1), Unit.WEEKS: dt.timedelta(weeks=1)}
+_STEP = {
+    Unit.HOURS: dt.timedelta(hours=1),
+    Unit.DAYS: dt.timedelta(days=1),
+    Unit.WEEKS: dt.timedelta(weeks=1),
+}
 
 
 def wall(at: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -41,7 +45,9 @@ def in_window(clock: dt.datetime, window: Window) -> bool:
     return False
 
 
-def layer_owner(layer: Layer, tz: ZoneInfo, at: dt.datetime, clock: dt.datetime | None = None) -> int | None:
+def layer_owner(
+    layer: Layer, tz: ZoneInfo, at: dt.datetime, clock: dt.datetime | None = None
+) -> int | None:
     """Who the layer has on duty at ``at`` by the rules (``clock``: running max wall)."""
     clock = running_max_wall(at, tz) if clock is None else clock
     first = dt.datetime.combine(layer.start_date, layer.handoff)

@@ -172,3 +172,11 @@ def test_errors_are_value_errors() -> None:
 
 def test_utc_helper_is_aware() -> None:
     assert utc(2026, 1, 1).tzinfo is dt.UTC
+
+
+def test_a_long_override_overlaps_every_later_one_it_covers() -> None:
+    long, short, late = add(1, 5, T0, T3), add(2, 5, T0, T1), add(3, 5, T2, T3)
+    assert validate_rota(rota(overrides=[late, short, long])) == [
+        "override 1 and override 2 overlap for clinician 5",
+        "override 1 and override 3 overlap for clinician 5",
+    ]

@@ -128,7 +128,9 @@ TABLE: list[tuple[str, Layer, dt.datetime, dt.datetime, list[tuple[dt.datetime, 
 
 
 @pytest.mark.parametrize(
-    ("layer_", "start", "end", "expected"), [row[1:] for row in TABLE], ids=[row[0] for row in TABLE]
+    ("layer_", "start", "end", "expected"),
+    [row[1:] for row in TABLE],
+    ids=[row[0] for row in TABLE],
 )
 def test_layer_shifts(
     layer_: Layer,

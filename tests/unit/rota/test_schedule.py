@@ -23,7 +23,9 @@ def t(hour: int, minute: int = 0) -> dt.datetime:
 
 # Base: 1 until Tuesday 08:00, then 2 (daily handoff at 08:00 since Monday 5 January).
 BASE = layer((1, 2), id=1, name="base", start_date=D(2026, 1, 5))
-EVENING = layer((3,), id=2, name="evening", start_date=D(2026, 1, 5), windows=[window("16:00", "22:00")])  # fmt: skip
+EVENING = layer(
+    (3,), id=2, name="evening", start_date=D(2026, 1, 5), windows=[window("16:00", "22:00")]
+)
 Expected = list[tuple[dt.datetime, dt.datetime, set[int]]]
 
 PRIORITY: list[tuple[str, tuple[Layer, ...], Expected]] = [
@@ -112,7 +114,9 @@ OVERRIDES: list[tuple[str, tuple[Layer, ...], list[Override], Expected]] = [
     [row[1:] for row in OVERRIDES],
     ids=[row[0] for row in OVERRIDES],
 )
-def test_overrides(layers: tuple[Layer, ...], overrides: list[Override], expected: Expected) -> None:
+def test_overrides(
+    layers: tuple[Layer, ...], overrides: list[Override], expected: Expected
+) -> None:
     assert spans(final_schedule(rota(*layers, overrides=overrides), t(0), t(24))) == expected
 
 
@@ -127,7 +131,12 @@ def test_swaps_apply_before_overrides() -> None:
     swap = Swap(9, 1, 2, t(-16), t(8), t(8), t(32))
     cover = replace(1, 5, t(12), t(14), replaces=1)  # covers for 1 in the shift 1 swapped into
     schedule = final_schedule(rota(BASE, overrides=[cover], swaps=[swap]), t(0), t(24))
-    assert spans(schedule) == [(t(0), t(8), {2}), (t(8), t(12), {1}), (t(12), t(14), {5}), (t(14), t(24), {1})]  # fmt: skip
+    assert spans(schedule) == [
+        (t(0), t(8), {2}),
+        (t(8), t(12), {1}),
+        (t(12), t(14), {5}),
+        (t(14), t(24), {1}),
+    ]
 
 
 def test_shifts_name_their_rota_and_are_utc() -> None:
@@ -147,18 +156,32 @@ def test_an_empty_or_backwards_query() -> None:
 
 def test_overlapping_overrides_are_still_computed() -> None:
     r = rota(BASE, overrides=[add(1, 5, t(9), t(11)), add(2, 5, t(10), t(12))])
-    assert spans(final_schedule(r, t(8), t(13))) == [(t(8), t(9), {2}), (t(9), t(12), {2, 5}), (t(12), t(13), {2})]  # fmt: skip
+    assert spans(final_schedule(r, t(8), t(13))) == [
+        (t(8), t(9), {2}),
+        (t(9), t(12), {2, 5}),
+        (t(12), t(13), {2}),
+    ]
 
 
 @pytest.mark.parametrize(
     ("bad", "error", "message"),
     [
         (rota(layer(())), InvalidLayer, "no participants"),
-        (dataclasses.replace(rota(BASE), timezone="Nowhere/Town"), InvalidRota, "unknown time zone"),
-        (rota(BASE, overrides=[add(1, 5, dt.datetime(2026, 1, 6), t(9))]), NaiveDatetime, "override 1 start"),
+        (
+            dataclasses.replace(rota(BASE), timezone="Nowhere/Town"),
+            InvalidRota,
+            "unknown time zone",
+        ),
+        (
+            rota(BASE, overrides=[add(1, 5, dt.datetime(2026, 1, 6), t(9))]),
+            NaiveDatetime,
+            "override 1 start",
+        ),
     ],
 )
-def test_what_cannot_be_computed_is_refused(bad: object, error: type[Exception], message: str) -> None:
+def test_what_cannot_be_computed_is_refused(
+    bad: object, error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         final_schedule(bad, t(0), t(24))  # type: ignore[arg-type]
 
