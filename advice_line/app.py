@@ -9,6 +9,8 @@ out), then background tasks (cancelled and awaited).
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,12 +21,17 @@ from aiohttp import web
 
 from advice_line import sessions
 from advice_line.appkeys import (
+    BUS,
     CATALOGUE,
     CONNECTIONS,
     DB,
     KEYS,
     METRICS,
+    NODE_ID,
+    PRESENCE,
     REDIS,
+    ROUTING,
+    SENDERS,
     SETTINGS,
     STORE_URLS,
     THROTTLE,
@@ -33,8 +40,10 @@ from advice_line.background import running
 from advice_line.http import problems, request_context, security_headers, session_middleware
 from advice_line.i18n import Catalogue
 from advice_line.metrics import Metrics
+from advice_line.notify import Senders
 from advice_line.redis_keys import RedisKeys
 from advice_line.revocation import revocation_ctx
+from advice_line.routing_engine import RoutingEngine, routing_policy
 from advice_line.settings import Settings
 from advice_line.stores import open_stores
 from advice_line.throttle import LoginThrottle
@@ -42,12 +51,15 @@ from advice_line.views import (
     admin_api,
     auth_api,
     calendar_api,
+    consultations_api,
     pages,
     patients_api,
     rota_api,
     system,
 )
 from advice_line.ws import websocket
+from signalling.bus import UserBus
+from signalling.presence import Presence
 from signalling.registry import ConnectionRegistry
 
 log = structlog.get_logger("advice_line.app")
@@ -71,6 +83,40 @@ async def connections_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CONNECTIONS] = ConnectionRegistry()
     yield
     await app[CONNECTIONS].close_all()
+
+
+async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Presence, cross-node delivery and the routing engine with its timer loop."""
+    settings = app[SETTINGS]
+    node = secrets.token_hex(4)
+    app[NODE_ID] = node
+    # A connection stays "online" for two heartbeats after its last refresh.
+    presence = Presence(app[REDIS], app[KEYS].online, node, settings.ws_heartbeat_seconds * 2)
+    bus = UserBus(
+        app[REDIS], app[KEYS].user_channel, app[KEYS].user_channel_pattern, app[CONNECTIONS]
+    )
+    app[PRESENCE], app[BUS] = presence, bus
+    app[SENDERS] = Senders()
+    app[ROUTING] = RoutingEngine(app[DB], bus, presence, routing_policy(settings), app[SENDERS])
+
+    async def refresh_presence() -> None:
+        while True:
+            registry = app[CONNECTIONS]
+            try:
+                now_ms = int(time.time() * 1000)
+                await presence.refresh([(c.user_id, c.id) for c in registry.all()], now_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("presence.refresh_failed", exc_info=True)
+            await asyncio.sleep(settings.ws_heartbeat_seconds)
+
+    async with running(
+        ("user-bus", bus.run),
+        ("routing-timers", app[ROUTING].run_timers),
+        ("presence-refresh", refresh_presence),
+    ):
+        yield
 
 
 async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -117,7 +163,9 @@ def create_app(settings: Settings) -> web.Application:
     )
     # Versioned static URLs (?v=<hash>), so browsers never run a stale script after an upgrade.
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
-    app.cleanup_ctx.extend([stores_ctx, connections_ctx, revocation_ctx, session_purge_ctx])
+    app.cleanup_ctx.extend(
+        [stores_ctx, connections_ctx, routing_ctx, revocation_ctx, session_purge_ctx]
+    )
     app.on_shutdown.append(_on_shutdown)
     for table in (
         system.routes,
@@ -125,6 +173,7 @@ def create_app(settings: Settings) -> web.Application:
         patients_api.routes,
         rota_api.routes,
         calendar_api.routes,
+        consultations_api.routes,
         admin_api.routes,
         pages.routes,
     ):

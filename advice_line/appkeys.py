@@ -35,3 +35,15 @@ if TYPE_CHECKING:
 #: Per-request values set by the middlewares.
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 SESSION: web.RequestKey[Session | None] = web.RequestKey("session")
+
+if TYPE_CHECKING:
+    from advice_line.notify import Senders
+    from advice_line.routing_engine import RoutingEngine
+    from signalling.bus import UserBus
+    from signalling.presence import Presence
+
+ROUTING: web.AppKey[RoutingEngine] = web.AppKey("routing")
+PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
+BUS: web.AppKey[UserBus] = web.AppKey("bus")
+SENDERS: web.AppKey[Senders] = web.AppKey("senders")
+NODE_ID: web.AppKey[str] = web.AppKey("node_id", str)

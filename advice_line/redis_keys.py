@@ -22,3 +22,20 @@ class RedisKeys:
     def totp_used(self, user_id: int, code: str) -> str:
         """Marks a TOTP code as used, so the same code cannot be replayed within its window."""
         return f"{self.prefix}totp:used:{user_id}:{code}"
+
+    def online(self, user_id: int) -> str:
+        """Sorted set of a user's live connections (member: node:connection, score: expiry ms)."""
+        return f"{self.prefix}presence:online:{user_id}"
+
+    def user_channel(self, user_id: int) -> str:
+        """Pub/sub channel that reaches every connection of a user, on whichever node."""
+        return f"{self.prefix}user:{user_id}"
+
+    @property
+    def user_channel_pattern(self) -> str:
+        return f"{self.prefix}user:*"
+
+    @property
+    def routing_wakeup_channel(self) -> str:
+        """Published when a timer is due sooner than the engine's next poll, or presence changed."""
+        return f"{self.prefix}routing:wakeup"

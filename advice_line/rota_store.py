@@ -205,6 +205,8 @@ async def check_clinicians(
 
 async def checked(conn: asyncpg.Connection, rota_id: int) -> Rota:
     """The rota after a change, refused (422, rolled back) if the core finds problems."""
+    # Every change passes here: bumping updated_at tells caches (routing) to rebuild.
+    await conn.execute("UPDATE rotas SET updated_at = clock_timestamp() WHERE id = $1", rota_id)
     rota = await get_rota(conn, rota_id)
     problems = rota_problems(rota)
     if problems:

@@ -54,6 +54,11 @@ class Settings:
     db_pool_min: int = 2
     db_pool_max: int = 10
     default_language: str = "da"
+    ring_seconds: tuple[float, float, float] = (45.0, 90.0, 90.0)
+    longest_idle_tiers: tuple[str, ...] = ()
+    wake_grace_seconds: float = 60.0
+    retry_seconds: float = 30.0
+    wrap_up_seconds: float = 300.0
 
     @property
     def production(self) -> bool:
@@ -156,6 +161,26 @@ def _prefix(raw: object) -> str:
     return text
 
 
+def _ring_seconds(raw: object) -> tuple[float, float, float]:
+    values = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    try:
+        parsed = tuple(float(str(v).strip()) for v in values)
+    except ValueError:
+        raise ValueError("must be three numbers of seconds, e.g. 45,90,90") from None
+    if len(parsed) != 3 or not all(0.05 <= v <= 600 for v in parsed):
+        raise ValueError("must be three numbers of seconds between 0.05 and 600, e.g. 45,90,90")
+    return parsed[0], parsed[1], parsed[2]
+
+
+def _tiers(raw: object) -> tuple[str, ...]:
+    values = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    tiers = tuple(str(v).strip() for v in values if str(v).strip())
+    unknown = [t for t in tiers if t not in ("senior_nurse", "gp", "specialist")]
+    if unknown:
+        raise ValueError(f"unknown tiers {unknown}")
+    return tiers
+
+
 def _language(raw: object) -> str:
     return _one_of("da", "en")(raw)
 
@@ -185,6 +210,11 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "db_pool_min": _int_between(1, 100),
     "db_pool_max": _int_between(1, 500),
     "default_language": _language,
+    "ring_seconds": _ring_seconds,
+    "longest_idle_tiers": _tiers,
+    "wake_grace_seconds": _float_between(0.05, 3600.0),
+    "retry_seconds": _float_between(0.05, 3600.0),
+    "wrap_up_seconds": _float_between(0.05, 86400.0),
 }
 
 #: Defaults that differ in production: JSON logs, Secure cookies, explicit migrations.

@@ -12,7 +12,7 @@ import time
 import structlog
 from aiohttp import WSMsgType, web
 
-from advice_line.appkeys import CONNECTIONS, METRICS, SESSION, SETTINGS
+from advice_line.appkeys import CONNECTIONS, METRICS, PRESENCE, ROUTING, SESSION, SETTINGS
 from advice_line.http import same_origin
 from advice_line.problems import forbidden, unauthenticated
 from signalling import codec
@@ -55,7 +55,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     metrics = request.app[METRICS]
     metrics.websockets.inc()
     log.info("ws.connected", connection=conn.id)
+    presence = request.app[PRESENCE]
     try:
+        await presence.refresh([(conn.user_id, conn.id)], int(time.time() * 1000))
+        if session.user.role == "advisor":
+            # Back online: waiting calls may be offered at once (if they chose "available").
+            await request.app[ROUTING].advisor_available(session.user.id)
         await ws.send_str(codec.encode("welcome", {"user": session.user.public(),
                                                     "heartbeat_seconds": settings.ws_heartbeat_seconds}))  # fmt: skip
         async for message in ws:
@@ -69,6 +74,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 log.info("ws.error", connection=conn.id, error=str(ws.exception()))
     finally:
         registry.remove(conn)
+        try:
+            await presence.remove(conn.user_id, conn.id)
+        except Exception:  # Redis away: the entry expires by itself within two heartbeats
+            log.info("ws.presence_remove_failed", connection=conn.id)
         metrics.websockets.dec()
         log.info("ws.closed", connection=conn.id, code=ws.close_code)
     return ws

@@ -41,6 +41,9 @@ class ConnectionRegistry:
     def all(self) -> list[Connection]:
         return list(self._connections.values())
 
+    def for_user(self, user_id: int) -> list[Connection]:
+        return [c for c in self._connections.values() if c.user_id == user_id]
+
     def session_hashes(self) -> set[str]:
         return {c.session_hash for c in self._connections.values()}
 

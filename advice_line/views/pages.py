@@ -1,4 +1,5 @@
-"""Server-rendered pages: login, the role's landing page, patients, administration, errors.
+"""Server-rendered pages: login, the role's landing page, patients, duty rotas, administration,
+errors.
 
 Pages are thin: the layout, navigation by role and translated text come from here, the
 data and actions from the REST API through small ES modules in ``web/static``.
@@ -22,12 +23,16 @@ from advice_line.roles import ORGANISATION_KINDS, PATIENT_MANAGERS, ROLES, TIER_
 
 routes = web.RouteTableDef()
 
+#: Who sees and edits the duty rotas and their coverage.
+ROTA_EDITORS = (Role.COORDINATOR, Role.ADMIN)
+_ROTA_NAVIGATION = [("nav.rota", "/rota"), ("nav.coverage", "/rota/coverage")]
+
 #: Navigation per role: (translation key, path).
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
     Role.NURSE: [("nav.home", "/"), ("nav.patients", "/patients")],
     Role.ADVISOR: [("nav.home", "/")],
-    Role.COORDINATOR: [("nav.home", "/"), ("nav.patients", "/patients")],
-    Role.ADMIN: [("nav.home", "/"), ("nav.users", "/admin/users"),
+    Role.COORDINATOR: [("nav.home", "/"), *_ROTA_NAVIGATION, ("nav.patients", "/patients")],
+    Role.ADMIN: [("nav.home", "/"), *_ROTA_NAVIGATION, ("nav.users", "/admin/users"),
                  ("nav.organisations", "/admin/organisations"), ("nav.audit", "/admin/audit")],
 }  # fmt: skip
 
@@ -95,7 +100,7 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/")
 async def home(request: web.Request) -> web.StreamResponse:
     user = page_user(request)
-    return render(request, f"home_{user.role}.html")
+    return render(request, f"home_{user.role}.html", tiers=TIER_NAMES)
 
 
 @routes.get("/account")
@@ -136,6 +141,20 @@ def _patient_choices() -> dict[str, Any]:
         ],
         "places_of_death": [(v, f"patients.place.{v}") for v in patients.PLACES_OF_DEATH],
     }
+
+
+@routes.get("/rota")
+async def rota_page(request: web.Request) -> web.StreamResponse:
+    """A tier's final schedule by week or month; the tier, view and date live in the query."""
+    page_user(request, *ROTA_EDITORS)
+    return render(request, "rota.html", tiers=TIER_NAMES)
+
+
+@routes.get("/rota/coverage")
+async def rota_coverage(request: web.Request) -> web.StreamResponse:
+    """Every coverage gap of every tier in the next 14 days."""
+    page_user(request, *ROTA_EDITORS)
+    return render(request, "rota_coverage.html", tiers=TIER_NAMES)
 
 
 @routes.get("/admin/users")

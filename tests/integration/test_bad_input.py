@@ -39,6 +39,12 @@ ENDPOINTS = [
              {"username": "ny.bruger", "display_name": "Ny", "password": "x" * 12, "role": "admin"}),
     Endpoint("PATCH", "/api/v1/users/{user_id}", "admin", {"display_name": "Nyt navn"}),
     Endpoint("PUT", "/api/v1/role-policies/{role}", "admin", {"totp_required": True}),
+    Endpoint("POST", "/api/v1/consultations", "nurse",
+             {"patient_id": 1, "channel": "video", "urgency": "urgent",
+              "isbar": {"situation": "Smerter"}}),
+    Endpoint("POST", "/api/v1/consultations/{consultation_id}/escalate", "advisor",
+             {"note": "Brug for læge"}),
+    Endpoint("PUT", "/api/v1/presence", "advisor", {"status": "away"}),
     Endpoint("POST", "/api/v1/rotas", "admin", {"name": "Ny vagtplan", "tier": "gp"}),
     Endpoint("PATCH", "/api/v1/rotas/{rota_id}", "admin", {"name": "Omdøbt"}),
     Endpoint("POST", "/api/v1/rotas/{rota_id}/layers", "admin", LAYER),
@@ -71,7 +77,8 @@ async def snapshot(db) -> dict:
     tables = {}
     tables_with_rows = (
         "organisations", "users", "patients", "role_policies", "audit_log", "rotas",
-        "rota_layers", "rota_participants", "rota_overrides", "rota_swaps",
+        "rota_layers", "rota_participants", "rota_overrides", "rota_swaps", "consultations",
+        "consultation_events", "advisor_presence",
     )  # fmt: skip
     for table in tables_with_rows:
         rows = await db.fetch(f"SELECT * FROM {table} ORDER BY 1")
@@ -107,9 +114,9 @@ async def arranged(client, make_user, db):
     rota = await rota_store.save_layer(db, TEST_ACTOR, rota.id, None, {
         "name": "Døgn", "participants": [advisor["id"]], "shift_length": 1, "unit": "days",
         "handoff": dt.time(8), "start_date": dt.date(2026, 11, 2), "windows": []})  # fmt: skip
-    people = {"nurse": nurse, "admin": admin}
+    people = {"nurse": nurse, "admin": admin, "advisor": advisor}
     ids = {"patient_id": patient_id, "user_id": nurse["id"], "role": "nurse", "rota_id": rota.id,
-           "layer_id": rota.layers[0].id}  # fmt: skip
+           "layer_id": rota.layers[0].id, "consultation_id": 999999}  # fmt: skip
 
     async def as_role(role):
         client.session.cookie_jar.clear()

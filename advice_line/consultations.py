@@ -1,0 +1,181 @@
+"""Consultations in PostgreSQL: the machine state, the timeline, the timers, and who may see them.
+
+Every change to a consultation happens with its row locked (``SELECT ... FOR UPDATE``), so
+the pure core's decisions are applied one at a time per consultation, on any node; the
+first accept wins because the second finds the offer gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+
+from advice_line import audit
+from advice_line.dataclass_json import from_json, to_json
+from advice_line.problems import not_found
+from advice_line.sessions import SessionUser
+from escalation.model import Consultation, Record, StartTimer
+
+TIER_NAMES_BY_NUMBER = {1: "senior_nurse", 2: "gp", 3: "specialist"}
+
+
+async def insert(
+    conn: asyncpg.Connection, machine: Consultation, organisation_id: int, isbar: dict[str, Any]
+) -> None:
+    await conn.execute(
+        """INSERT INTO consultations (id, patient_id, nurse_id, organisation_id, channel, urgency,
+                                      isbar, state, tier, version, machine)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        machine.id, machine.patient, machine.nurse, organisation_id, machine.channel.value,
+        machine.urgency.value, isbar, machine.state.value, machine.tier, machine.version,
+        to_json(machine),
+    )  # fmt: skip
+
+
+async def next_id(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT nextval('consultations_id_seq')"))
+
+
+async def lock(
+    conn: asyncpg.Connection, consultation_id: int, *, skip_locked: bool = False
+) -> Consultation | None:
+    """The machine state with the row locked for this transaction (None: absent or busy)."""
+    suffix = "FOR UPDATE SKIP LOCKED" if skip_locked else "FOR UPDATE"
+    row = await conn.fetchrow(
+        f"SELECT machine FROM consultations WHERE id = $1 {suffix}", consultation_id
+    )
+    return from_json(Consultation, row["machine"]) if row else None
+
+
+async def save(conn: asyncpg.Connection, machine: Consultation, at: dt.datetime) -> None:
+    await conn.execute(
+        """UPDATE consultations SET state = $2, tier = $3, version = $4, machine = $5,
+                  offered = $6, participants = $7, updated_at = $8
+            WHERE id = $1""",
+        machine.id, machine.state.value, machine.tier, machine.version, to_json(machine),
+        sorted(machine.offered), list(machine.participants), at,
+    )  # fmt: skip
+
+
+async def record_events(
+    conn: asyncpg.Connection, consultation_id: int, records: list[Record], at: dt.datetime,
+    actor_id: int | None,
+) -> None:  # fmt: skip
+    await conn.executemany(
+        "INSERT INTO consultation_events (consultation_id, at, type, actor_id, data) VALUES ($1, $2, $3, $4, $5)",
+        [(consultation_id, at, r.type, actor_id, to_json(r.data)) for r in records],
+    )
+
+
+async def set_timers(
+    conn: asyncpg.Connection, consultation_id: int, timers: list[StartTimer], cancel_all: bool
+) -> None:
+    if cancel_all:
+        await conn.execute(
+            "DELETE FROM consultation_timers WHERE consultation_id = $1", consultation_id
+        )
+    for timer in timers:
+        await conn.execute(
+            """INSERT INTO consultation_timers (consultation_id, kind, seq, due_at)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (consultation_id, kind) DO UPDATE SET seq = $3, due_at = $4""",
+            consultation_id, timer.kind.value, timer.seq, timer.due,
+        )  # fmt: skip
+
+
+async def due_timers(
+    conn: asyncpg.Connection, now: dt.datetime, limit: int = 50
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT consultation_id, kind, seq FROM consultation_timers
+            WHERE due_at <= $1 ORDER BY due_at LIMIT $2""",
+        now, limit,
+    )  # fmt: skip
+    return rows
+
+
+async def take_timer(conn: asyncpg.Connection, consultation_id: int, kind: str, seq: int) -> bool:
+    """Delete the timer if it is still the one that was due; True if this caller fires it."""
+    deleted = await conn.fetchval(
+        "DELETE FROM consultation_timers WHERE consultation_id = $1 AND kind = $2 AND seq = $3 RETURNING 1",
+        consultation_id, kind, seq,
+    )  # fmt: skip
+    return bool(deleted)
+
+
+# Reading, with the access rules ---------------------------------------------------------
+
+
+async def row(conn: asyncpg.Connection, consultation_id: int) -> dict[str, Any]:
+    found = await conn.fetchrow("SELECT * FROM consultations WHERE id = $1", consultation_id)
+    if found is None:
+        raise not_found(f"consultation {consultation_id}")
+    return dict(found)
+
+
+def may_see(user: SessionUser, consultation: dict[str, Any], *, ever_offered: bool) -> bool:
+    """The requesting nurse, a coordinator of her organisation, and advisors offered it or in it."""
+    if user.id == consultation["nurse_id"]:
+        return True
+    if user.role == "coordinator" and user.organisation_id == consultation["organisation_id"]:
+        return True
+    return user.role == "advisor" and (
+        user.id in consultation["offered"]
+        or user.id in consultation["participants"]
+        or ever_offered
+    )
+
+
+async def ever_offered(conn: asyncpg.Connection, consultation_id: int, advisor_id: int) -> bool:
+    return bool(
+        await conn.fetchval(
+            """SELECT 1 FROM consultation_events
+                WHERE consultation_id = $1 AND type IN ('offered', 'joined', 'accepted')
+                  AND (data -> 'advisors' @> to_jsonb($2::bigint) OR (data ->> 'advisor')::bigint = $2)
+                LIMIT 1""",
+            consultation_id,
+            advisor_id,
+        )
+    )
+
+
+async def timeline(conn: asyncpg.Connection, consultation_id: int) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT at, type, actor_id, data FROM consultation_events WHERE consultation_id = $1 ORDER BY id",
+        consultation_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def queue_position(conn: asyncpg.Connection, consultation: dict[str, Any]) -> int | None:
+    """Place in the queue (urgency first, then age) while waiting; None otherwise."""
+    if consultation["state"] not in ("queued", "callback"):
+        return None
+    ahead = await conn.fetchval(
+        """SELECT count(*) FROM consultations
+            WHERE state IN ('queued', 'callback') AND id <> $1
+              AND (array_position(ARRAY['acute', 'urgent', 'routine'], urgency),
+                   created_at) < (array_position(ARRAY['acute', 'urgent', 'routine'], $2), $3)""",
+        consultation["id"], consultation["urgency"], consultation["created_at"],
+    )  # fmt: skip
+    return int(ahead) + 1
+
+
+async def care_plan(
+    conn: asyncpg.Connection, patient_id: int, actor: audit.Actor, reason: str
+) -> dict[str, Any]:
+    """The patient's care-plan summary for the people of a consultation; audited as a read."""
+    found = await conn.fetchrow(
+        """SELECT p.id, p.reference, p.name, p.diagnosis_group, p.treatment_level,
+                  p.treatment_limitations, p.dnr, p.dnr_decided_by, p.dnr_decided_on, p.living_will,
+                  p.preferred_place_of_death, p.people_present, g.name AS gp_practice_name
+             FROM patients p LEFT JOIN organisations g ON g.id = p.gp_practice_id WHERE p.id = $1""",
+        patient_id,
+    )
+    assert found is not None
+    await audit.record(
+        conn, actor, "patient.read", "patient", patient_id, reason, patient_id=patient_id
+    )
+    return dict(found)

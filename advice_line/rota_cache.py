@@ -1,0 +1,46 @@
+"""Who is on duty, fast: a per-tier index of the rotas, rebuilt whenever a rota changes.
+
+Routing asks for every call and every presence change; the index answers in microseconds
+(see docs/benchmarks.md). A change to any rota bumps ``rotas.updated_at`` (and deleting one
+changes the count), so one cheap query tells whether the cached index is still right, on
+every node alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from advice_line import rota_store
+from rota.index import TierIndex
+
+#: How far around "now" an index reaches before it is rebuilt.
+BEHIND = dt.timedelta(hours=1)
+AHEAD = dt.timedelta(days=7)
+
+
+@dataclass
+class _Entry:
+    generation: str
+    start: dt.datetime
+    end: dt.datetime
+    index: TierIndex
+
+
+class RotaCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+
+    async def on_duty(self, conn: asyncpg.Connection, tier: str, at: dt.datetime) -> frozenset[int]:
+        generation = await conn.fetchval(
+            "SELECT coalesce(max(updated_at)::text, '') || '/' || count(*) FROM rotas"
+        )
+        entry = self._entries.get(tier)
+        if entry is None or entry.generation != generation or not entry.start <= at < entry.end:
+            rotas = await rota_store.load_rotas(conn, tier=tier)
+            start, end = at - BEHIND, at + AHEAD
+            entry = _Entry(generation, start, end, TierIndex.build(rotas, tier, start, end))
+            self._entries[tier] = entry
+        return entry.index.on_duty_clinicians(at)

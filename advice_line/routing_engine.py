@@ -1,0 +1,307 @@
+"""The routing engine: runs the pure core against the stores, with durable timers.
+
+One step, ``_step``, does everything for one event on one consultation inside one
+transaction: lock the row, gather the situation, ``decide``, store the new state, the
+timeline events and the timers, and audit what patient data goes to whom. Only after the
+commit are messages sent (rings, withdrawals, updates, wake-ups, alerts), so nobody is told
+about something that did not happen. A node that dies after the commit and before sending
+loses only the messages; clients read the state again when they reconnect.
+
+Timers are rows. Every node polls for due ones every ``TIMER_POLL`` seconds, locks the
+consultation (skipping ones another node is busy with), and fires a timer only if it is
+still the one that was due; a crash or restart neither loses nor double-fires one, and after
+a restart overdue timers fire at the first poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import structlog
+
+from advice_line import audit, consultations
+from advice_line.consultations import TIER_NAMES_BY_NUMBER
+from advice_line.notify import Notice, Senders
+from advice_line.problems import not_found
+from advice_line.rota_cache import RotaCache
+from advice_line.sessions import SessionUser
+from advice_line.settings import Settings
+from advice_line.situation import build_situation
+from escalation import machine as core
+from escalation import new_consultation
+from escalation.model import (
+    Action,
+    AdvisorAvailable,
+    AlertCoordinators,
+    CancelTimers,
+    Channel,
+    Consultation,
+    EscalationError,
+    Event,
+    Join,
+    NotifyNurse,
+    Offer,
+    Policy,
+    Record,
+    RingTimeout,
+    Start,
+    StartTimer,
+    Strategy,
+    TierPolicy,
+    TimerKind,
+    Urgency,
+    Wake,
+    WakeTimeout,
+    Withdraw,
+    WrapUpTimeout,
+)
+from escalation.model import Retry as RetryEvent
+from rota.tiers import TIERS
+from signalling.bus import UserBus
+from signalling.presence import Presence
+
+log = structlog.get_logger("advice_line.routing")
+
+TIMER_POLL = 0.1
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Outcome:
+    """What a step decided, and the messages to send once it is committed."""
+
+    consultation: Consultation
+    actions: tuple[Action, ...]
+    rings: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def routing_policy(settings: Settings) -> Policy:
+    """The routing policy from the settings (ring times per tier, strategies, grace periods)."""
+    tiers = tuple(
+        TierPolicy(
+            ring_seconds=seconds,
+            strategy=Strategy.LONGEST_IDLE
+            if name in settings.longest_idle_tiers
+            else Strategy.RING_ALL,
+            step_seconds=min(20.0, seconds),
+            wake_grace_seconds=settings.wake_grace_seconds,
+        )
+        for name, seconds in zip(TIERS, settings.ring_seconds, strict=True)
+    )
+    return Policy(
+        tiers=tiers, retry_seconds=settings.retry_seconds, wrap_up_seconds=settings.wrap_up_seconds
+    )
+
+
+def timer_event(kind: str, seq: int, consultation: Consultation) -> Event:
+    if kind == TimerKind.RING.value:
+        return RingTimeout(consultation.tier, seq)
+    if kind == TimerKind.WAKE.value:
+        return WakeTimeout(consultation.tier, seq)
+    if kind == TimerKind.RETRY.value:
+        return RetryEvent(seq)
+    return WrapUpTimeout(seq)
+
+
+class RoutingEngine:
+    def __init__(
+        self, pool: asyncpg.Pool, bus: UserBus, presence: Presence, policy: Policy,
+        senders: Senders, clock: Clock = utc_now,
+    ) -> None:  # fmt: skip
+        self.pool = pool
+        self.bus = bus
+        self.presence = presence
+        self.policy = policy
+        self.senders = senders
+        self.clock = clock
+        self.rotas = RotaCache()
+        self.wakeup = asyncio.Event()
+
+    # One step -----------------------------------------------------------------------
+
+    async def step(
+        self, conn: asyncpg.Connection, machine: Consultation, event: Event, actor: audit.Actor
+    ) -> Outcome:
+        """Decide and store one event for a locked consultation (inside a transaction)."""
+        now = self.clock()
+        situation = await build_situation(conn, self.rotas, self.presence, machine.patient, now)
+        decision = core.decide(machine, event, situation, self.policy, now)
+        after = decision.consultation
+        if after == machine and not decision.actions:
+            return Outcome(after, ())
+        await consultations.save(conn, after, now)
+        records = [a for a in decision.actions if isinstance(a, Record)]
+        await consultations.record_events(conn, after.id, records, now, actor.user_id)
+        timers = [a for a in decision.actions if isinstance(a, StartTimer)]
+        cancel = any(isinstance(a, CancelTimers) for a in decision.actions)
+        await consultations.set_timers(conn, after.id, timers, cancel)
+        outcome = Outcome(after, decision.actions)
+        offered: list[Offer | Join] = [a for a in decision.actions if isinstance(a, Offer | Join)]
+        if offered:
+            outcome.rings = await self._ring_payloads(conn, after, offered)
+        if timers and min(t.due for t in timers) <= now + dt.timedelta(seconds=TIMER_POLL):
+            self.wakeup.set()
+        return outcome
+
+    async def _ring_payloads(
+        self, conn: asyncpg.Connection, machine: Consultation, actions: Sequence[Offer | Join]
+    ) -> dict[int, dict[str, Any]]:
+        """What each newly offered advisor sees; each is an audited read of the care plan."""
+        row = await consultations.row(conn, machine.id)
+        payloads = {}
+        for action in actions:
+            advisors = action.advisors if isinstance(action, Offer) else (action.advisor,)
+            for advisor in advisors:
+                who = audit.Actor(advisor, f"advisor:{advisor}")
+                plan = await consultations.care_plan(
+                    conn, machine.patient, who, f"consultation {machine.id} offered"
+                )
+                payloads[advisor] = {"isbar": row["isbar"], "care_plan": plan}
+        return payloads
+
+    # Sending what was decided ---------------------------------------------------------
+
+    async def deliver(self, outcome: Outcome) -> None:
+        """Carry out the messages of a committed step; a failure is logged, never raised."""
+        machine = outcome.consultation
+        try:
+            for action in outcome.actions:
+                await self._deliver_one(machine, action, outcome)
+            if outcome.actions:
+                await self._broadcast_update(machine)
+        except Exception:
+            log.exception("routing.delivery_failed", consultation=machine.id)
+
+    async def _deliver_one(self, machine: Consultation, action: Action, outcome: Outcome) -> None:
+        if isinstance(action, Offer):
+            for advisor in action.advisors:
+                await self.bus.send(advisor, {
+                    "v": 1, "type": "consultation.ringing", "consultation": self.summary(machine),
+                    "tier": TIER_NAMES_BY_NUMBER.get(action.tier), **outcome.rings.get(advisor, {}),
+                })  # fmt: skip
+        elif isinstance(action, Withdraw):
+            for advisor in action.advisors:
+                await self.bus.send(advisor, {"v": 1, "type": "consultation.withdrawn",
+                                              "consultation_id": machine.id, "reason": action.reason})  # fmt: skip
+        elif isinstance(action, Join):
+            await self.bus.send(action.advisor, {
+                "v": 1, "type": "consultation.joined", "consultation": self.summary(machine),
+                **outcome.rings.get(action.advisor, {}),
+            })  # fmt: skip
+        elif isinstance(action, Wake):
+            for advisor in action.advisors:
+                await self.senders.send(Notice("wake", advisor, {"consultation_id": machine.id,
+                                                                  "tier": action.tier}))  # fmt: skip
+        elif isinstance(action, AlertCoordinators):
+            await self.senders.send(Notice("alert", None, {
+                "kind": action.kind, "tier": TIER_NAMES_BY_NUMBER.get(action.tier),
+                "detail": action.detail, "consultation_id": machine.id}))  # fmt: skip
+        elif isinstance(action, NotifyNurse):
+            await self.bus.send(machine.nurse, {"v": 1, "type": "consultation.status",
+                                                "consultation_id": machine.id, "status": action.status})  # fmt: skip
+
+    def summary(self, machine: Consultation) -> dict[str, Any]:
+        return {
+            "id": machine.id, "state": machine.state.value, "tier": TIER_NAMES_BY_NUMBER.get(machine.tier),
+            "channel": machine.channel.value, "urgency": machine.urgency.value,
+            "participants": list(machine.participants), "version": machine.version,
+        }  # fmt: skip
+
+    async def _broadcast_update(self, machine: Consultation) -> None:
+        message = {"v": 1, "type": "consultation.updated", "consultation": self.summary(machine)}
+        for user in {machine.nurse, *machine.participants, *machine.offered}:
+            await self.bus.send(user, message)
+
+    # Entry points ----------------------------------------------------------------------
+
+    async def act(self, consultation_id: int, event: Event, actor: audit.Actor) -> Consultation:
+        """Apply one event from a person (accept, decline, escalate, cancel ...)."""
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                machine = await consultations.lock(conn, consultation_id)
+                assert machine is not None
+                outcome = await self.step(conn, machine, event, actor)
+            await self.deliver(outcome)
+        return outcome.consultation
+
+    async def open(self, nurse: SessionUser, actor: audit.Actor, body: dict[str, Any]) -> int:
+        """Create a consultation for one of the nurse's patients and route it; returns its id."""
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                org = await conn.fetchval(
+                    "SELECT organisation_id FROM patients WHERE id = $1", body["patient_id"]
+                )
+                if org is None or org != nurse.organisation_id:
+                    raise not_found(f"patient {body['patient_id']}")
+                machine = new_consultation(
+                    await consultations.next_id(conn), nurse.id, body["patient_id"],
+                    Urgency(body["urgency"]), Channel(body["channel"]), self.clock(),
+                )  # fmt: skip
+                await consultations.insert(conn, machine, org, body["isbar"])
+                outcome = await self.step(conn, machine, Start(), actor)
+            await self.deliver(outcome)
+        log.info(
+            "consultation.requested",
+            consultation=machine.id,
+            state=outcome.consultation.state.value,
+        )
+        return machine.id
+
+    async def advisor_available(self, advisor: int) -> None:
+        """Someone became available: offer them the waiting calls, most urgent and oldest first."""
+        async with self.pool.acquire() as conn:
+            waiting = await conn.fetch(
+                """SELECT id FROM consultations WHERE state IN ('queued', 'callback')
+                    ORDER BY array_position(ARRAY['acute', 'urgent', 'routine'], urgency), created_at"""
+            )
+        for row in waiting:
+            try:
+                await self.act(row["id"], AdvisorAvailable(advisor), audit.SYSTEM)
+            except EscalationError:
+                continue
+
+    async def fire_due_timers(self) -> int:
+        """Fire every timer that is due now (on this node); returns how many fired."""
+        fired = 0
+        async with self.pool.acquire() as conn:
+            for due in await consultations.due_timers(conn, self.clock()):
+                outcome = None
+                async with conn.transaction():
+                    machine = await consultations.lock(
+                        conn, due["consultation_id"], skip_locked=True
+                    )
+                    if machine is None:
+                        continue  # another node has it; the timer stays for the next poll
+                    if not await consultations.take_timer(
+                        conn, machine.id, due["kind"], due["seq"]
+                    ):
+                        continue  # fired or replaced meanwhile
+                    event = timer_event(due["kind"], due["seq"], machine)
+                    outcome = await self.step(conn, machine, event, audit.SYSTEM)
+                    fired += 1
+                if outcome is not None:
+                    await self.deliver(outcome)
+        return fired
+
+    async def run_timers(self) -> None:
+        """Poll for due timers until cancelled (a new early timer wakes the loop at once)."""
+        while True:
+            try:
+                await self.fire_due_timers()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("routing.timer_pass_failed")
+            self.wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), TIMER_POLL)

@@ -1,0 +1,109 @@
+"""What routing needs to know right now, gathered from the rotas, presence and open calls.
+
+For each tier: who the rotas have on duty, which of them are online (Redis), which of those
+chose "available" and are neither ringing nor in a call (PostgreSQL), ordered longest idle
+first; and for tier 2 the patient's own GP when their commitment covers this moment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from advice_line.rota_cache import RotaCache
+from escalation.model import Situation, TierView
+from rota.model import DEFAULT_TIMEZONE, Window
+from rota.tiers import TIERS
+from rota.windows import window_intervals
+from signalling.presence import Presence
+
+OPEN_STATES = (
+    "requested",
+    "ringing",
+    "waking",
+    "queued",
+    "connected",
+    "escalating",
+    "wrap_up",
+    "callback",
+)
+
+
+async def busy_advisors(conn: asyncpg.Connection) -> frozenset[int]:
+    """Advisors ringing for, or taking part in, an open consultation."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT unnest(CASE WHEN state IN ('queued', 'callback') THEN participants
+                                       ELSE offered || participants END) AS advisor
+             FROM consultations WHERE state = ANY($1::text[])""",
+        list(OPEN_STATES),
+    )
+    return frozenset(r["advisor"] for r in rows)
+
+
+def _covers(windows: list[dict[str, Any]], at: dt.datetime) -> bool:
+    zone = ZoneInfo(DEFAULT_TIMEZONE)
+    parsed = tuple(
+        Window(
+            frozenset(w["days"]), dt.time.fromisoformat(w["start"]), dt.time.fromisoformat(w["end"])
+        )
+        for w in windows
+    )
+    return bool(window_intervals(parsed, zone, at, at + dt.timedelta(seconds=1)))
+
+
+async def committed_gp(conn: asyncpg.Connection, patient_id: int, at: dt.datetime) -> int | None:
+    """The patient's own GP if a commitment covers ``at``."""
+    rows = await conn.fetch(
+        """SELECT c.gp_id, c.windows FROM gp_commitments c JOIN users u ON u.id = c.gp_id
+            WHERE c.patient_id = $1 AND c.valid_from <= $2::date
+              AND (c.valid_to IS NULL OR c.valid_to >= $2::date)
+              AND u.role = 'advisor' AND u.tier = 'gp' AND u.disabled_at IS NULL
+            ORDER BY c.id""",
+        patient_id,
+        at.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date(),
+    )
+    for row in rows:
+        if _covers(row["windows"], at):
+            return int(row["gp_id"])
+    return None
+
+
+async def build_situation(
+    conn: asyncpg.Connection,
+    rotas: RotaCache,
+    presence: Presence,
+    patient_id: int,
+    at: dt.datetime,
+) -> Situation:
+    """The situation of every tier at ``at`` for a consultation about ``patient_id``."""
+    on_duty = {tier: await rotas.on_duty(conn, str(tier), at) for tier in TIERS}
+    own_gp = await committed_gp(conn, patient_id, at)
+    everyone = frozenset().union(*on_duty.values()) | ({own_gp} if own_gp else frozenset())
+    online = await presence.online(everyone, int(at.timestamp() * 1000))
+    busy = await busy_advisors(conn)
+    rows = await conn.fetch(
+        """SELECT u.id, coalesce(p.status, 'available') AS status,
+                  coalesce(p.idle_since, '-infinity'::timestamptz) AS idle_since
+             FROM users u LEFT JOIN advisor_presence p ON p.user_id = u.id
+            WHERE u.id = ANY($1::bigint[]) AND u.disabled_at IS NULL""",
+        list(online),
+    )
+    ready = sorted(
+        (r["idle_since"], r["id"])
+        for r in rows
+        if r["status"] == "available" and r["id"] not in busy
+    )
+    order = [advisor for _, advisor in ready]
+    views: dict[int, TierView] = {}
+    for number, tier in enumerate(TIERS, 1):
+        staff = on_duty[tier]
+        views[number] = TierView(
+            on_duty=staff,
+            available=tuple(a for a in order if a in staff),
+            online=staff & online,
+            own_gp=own_gp if tier == "gp" and own_gp in order else None,
+        )
+    return views

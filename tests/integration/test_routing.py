@@ -1,0 +1,258 @@
+"""Routing end to end on a real server: rings, first accept wins, timeouts, skips, queue, escalation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from advice_line.app import create_app
+from advice_line.appkeys import ROUTING, SENDERS
+from advice_line.notify import RecordingSender
+from tests.integration.routing_helpers import Person, on_duty_always
+
+ISBAR = {"situation": "Uro og smerter", "background": "KOL", "assessment": "TOBS 5",
+         "request": "Råd om medicin"}  # fmt: skip
+
+
+@pytest.fixture
+async def world(aiohttp_server, settings, make_user, make_org, db):
+    """A server with fast ring timers, a nurse with a DNR patient, and advisors per tier."""
+    fast = settings.replace(ring_seconds=(1.0, 1.0, 1.0), wake_grace_seconds=0.5, retry_seconds=0.5)
+    app = create_app(fast)
+    alerts, wakes = RecordingSender(), RecordingSender()
+    server = await aiohttp_server(app)
+    app[SENDERS].register("alert", alerts)
+    app[SENDERS].register("wake", wakes)
+    home = await make_org(kind="home_care")
+    nurse_user = await make_user("nurse", organisation_id=home["id"])
+    patient = await db.fetchrow(
+        """INSERT INTO patients (reference, organisation_id, name, diagnosis_group, dnr, dnr_decided_by)
+           VALUES ('R-1', $1, 'Karl Fiktivsen', 'non_cancer', true, 'Dr. Demosen') RETURNING id""",
+        home["id"],
+    )
+    people: list[Person] = []
+
+    async def person(role: str, **kwargs) -> Person:
+        user = await make_user(role, **kwargs)
+        p = await Person(str(server.make_url("/")), user).login()
+        people.append(p)
+        return p
+
+    nurse = await Person(str(server.make_url("/")), nurse_user).login()
+    people.append(nurse)
+    yield {"app": app, "nurse": nurse, "patient_id": patient["id"], "person": person,
+           "alerts": alerts, "wakes": wakes, "db": db}  # fmt: skip
+    for p in people:
+        await p.close()
+
+
+async def ask(world, urgency="urgent") -> dict:
+    status, body = await world["nurse"].call("POST", "/api/v1/consultations", json={
+        "patient_id": world["patient_id"], "channel": "video", "urgency": urgency, "isbar": ISBAR})  # fmt: skip
+    assert status == 201, body
+    return body["consultation"]
+
+
+async def timeline_types(db, consultation_id) -> list[str]:
+    rows = await db.fetch("SELECT type FROM consultation_events WHERE consultation_id = $1 ORDER BY id",
+                          consultation_id)  # fmt: skip
+    return [r["type"] for r in rows]
+
+
+async def test_a_call_rings_the_senior_nurse_with_isbar_and_dnr(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    consultation = await ask(world)
+    assert consultation["state"] == "ringing" and consultation["tier"] == "senior_nurse"
+    ring = await senior.wait_for("consultation.ringing")
+    assert ring["consultation"]["id"] == consultation["id"]
+    assert ring["isbar"]["situation"] == "Uro og smerter"
+    assert ring["care_plan"]["dnr"] is True and ring["care_plan"]["name"] == "Karl Fiktivsen"
+    status, body = await senior.call("POST", f"/api/v1/consultations/{consultation['id']}/accept")
+    assert status == 200 and body["consultation"]["state"] == "connected"
+    assert body["consultation"]["participants"] == [senior.id]
+    await world["nurse"].connect()
+    read = await world["nurse"].call("GET", f"/api/v1/consultations/{consultation['id']}")
+    types = [e["type"] for e in read[1]["consultation"]["timeline"]]
+    assert types[:3] == ["requested", "offered", "accepted"] or "accepted" in types
+
+
+async def test_first_accept_wins_and_the_other_ring_is_withdrawn(world):
+    first = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    second = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [first.id, second.id])
+    consultation = await ask(world)
+    await first.wait_for("consultation.ringing")
+    await second.wait_for("consultation.ringing")
+    results = await asyncio.gather(
+        first.call("POST", f"/api/v1/consultations/{consultation['id']}/accept"),
+        second.call("POST", f"/api/v1/consultations/{consultation['id']}/accept"),
+    )
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 409]
+    loser = second if results[0][0] == 200 else first
+    withdrawn = await loser.wait_for("consultation.withdrawn", consultation_id=consultation["id"])
+    assert withdrawn["reason"] == "answered_elsewhere"
+    again = await loser.call("POST", f"/api/v1/consultations/{consultation['id']}/accept")
+    assert again[0] == 409
+
+
+async def test_an_empty_tier_is_skipped_at_once_and_coordinators_alerted(world):
+    gp = await (await world["person"]("advisor", tier="gp")).connect()
+    await on_duty_always(world["db"], "gp", [gp.id])
+    consultation = await ask(world)  # nobody on duty as senior nurse
+    assert consultation["tier"] == "gp"
+    await gp.wait_for("consultation.ringing")
+    types = await timeline_types(world["db"], consultation["id"])
+    assert types[:3] == ["requested", "tier_skipped", "offered"]
+    assert any(n.data["kind"] == "tier_skipped" for n in world["alerts"].notices)
+
+
+async def test_no_answer_escalates_to_the_next_tier_on_time(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    gp = await (await world["person"]("advisor", tier="gp")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await on_duty_always(world["db"], "gp", [gp.id])
+    consultation = await ask(world)
+    await senior.wait_for("consultation.ringing")
+    await gp.wait_for("consultation.ringing", within=5)
+    await senior.wait_for("consultation.withdrawn", consultation_id=consultation["id"])
+    types = await timeline_types(world["db"], consultation["id"])
+    assert "timed_out" in types
+
+
+async def test_declining_moves_on(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    gp = await (await world["person"]("advisor", tier="gp")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await on_duty_always(world["db"], "gp", [gp.id])
+    consultation = await ask(world)
+    await senior.wait_for("consultation.ringing")
+    status, body = await senior.call("POST", f"/api/v1/consultations/{consultation['id']}/decline")
+    assert status == 200 and body["consultation"]["tier"] == "gp"
+    await gp.wait_for("consultation.ringing")
+
+
+async def test_an_asleep_tier_is_woken_then_skipped(world):
+    senior = await world["person"]("advisor", tier="senior_nurse")  # on duty, not connected
+    gp = await (await world["person"]("advisor", tier="gp")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await on_duty_always(world["db"], "gp", [gp.id])
+    consultation = await ask(world)
+    assert consultation["state"] == "waking"
+    assert [n.user_id for n in world["wakes"].notices] == [senior.id]
+    await gp.wait_for("consultation.ringing", within=5)
+
+
+async def test_all_tiers_exhausted_queues_and_an_advisor_coming_online_gets_it(world):
+    consultation = await ask(world)  # nobody on duty anywhere
+    assert consultation["state"] == "queued"
+    assert consultation["queue_position"] == 1
+    assert any(n.data["kind"] == "all_tiers_exhausted" for n in world["alerts"].notices)
+    senior = await world["person"]("advisor", tier="senior_nurse")
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await senior.connect()
+    await senior.wait_for("consultation.ringing", within=5)
+    status, body = await senior.call("POST", f"/api/v1/consultations/{consultation['id']}/accept")
+    assert status == 200 and body["consultation"]["state"] == "connected"
+
+
+async def test_escalation_mid_call_brings_the_gp_into_the_same_call(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    gp = await (await world["person"]("advisor", tier="gp")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await on_duty_always(world["db"], "gp", [gp.id])
+    consultation = await ask(world)
+    cid = consultation["id"]
+    await senior.wait_for("consultation.ringing")
+    assert (await senior.call("POST", f"/api/v1/consultations/{cid}/accept"))[0] == 200
+    status, body = await senior.call(
+        "POST", f"/api/v1/consultations/{cid}/escalate", json={"note": "Behov for læge"}
+    )
+    assert status == 200 and body["consultation"]["state"] == "escalating"
+    ring = await gp.wait_for("consultation.ringing")
+    assert ring["isbar"]["request"] == "Råd om medicin"
+    status, body = await gp.call("POST", f"/api/v1/consultations/{cid}/accept")
+    assert status == 200 and body["consultation"]["participants"] == [senior.id, gp.id]
+    status, body = await senior.call("POST", f"/api/v1/consultations/{cid}/leave")
+    assert status == 200 and body["consultation"]["participants"] == [gp.id]
+    status, body = await gp.call("POST", f"/api/v1/consultations/{cid}/end")
+    assert body["consultation"]["state"] == "wrap_up"
+    status, body = await gp.call("POST", f"/api/v1/consultations/{cid}/wrap-up-done")
+    assert body["consultation"]["state"] == "ended"
+    types = await timeline_types(world["db"], cid)
+    for expected in ("requested", "offered", "accepted", "escalated", "joined", "left", "ended"):
+        assert expected in types
+
+
+async def test_the_nurse_cancels_and_the_rings_stop(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    consultation = await ask(world)
+    await senior.wait_for("consultation.ringing")
+    status, body = await world["nurse"].call(
+        "POST", f"/api/v1/consultations/{consultation['id']}/cancel"
+    )
+    assert status == 200 and body["consultation"]["state"] == "cancelled"
+    await senior.wait_for("consultation.withdrawn", consultation_id=consultation["id"])
+    assert (await senior.call("POST", f"/api/v1/consultations/{consultation['id']}/accept"))[
+        0
+    ] == 409
+
+
+async def test_only_the_asking_nurse_may_cancel_and_strangers_see_nothing(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    consultation = await ask(world)
+    other_nurse = await world["person"]("nurse")
+    stranger = await world["person"]("advisor", tier="gp")
+    cid = consultation["id"]
+    assert (await other_nurse.call("GET", f"/api/v1/consultations/{cid}"))[0] == 404
+    assert (await other_nurse.call("POST", f"/api/v1/consultations/{cid}/cancel"))[0] == 404
+    assert (await stranger.call("POST", f"/api/v1/consultations/{cid}/accept"))[0] == 404
+    assert (await senior.call("POST", f"/api/v1/consultations/{cid}/cancel"))[0] == 403
+    status, _ = await senior.call(
+        "POST", f"/api/v1/consultations/{cid}/escalate", json={"note": "x"}
+    )
+    assert status in (403, 409)
+    assert (await world["nurse"].call("POST", f"/api/v1/consultations/{cid}/accept"))[0] == 403
+
+
+async def test_an_away_advisor_is_not_rung(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    assert (await senior.call("PUT", "/api/v1/presence", json={"status": "away"}))[0] == 200
+    consultation = await ask(world)
+    assert consultation["state"] == "queued"
+    assert not senior.got("consultation.ringing")
+    assert (await senior.call("PUT", "/api/v1/presence", json={"status": "available"}))[0] == 200
+    await senior.wait_for("consultation.ringing")
+
+
+async def test_a_patient_of_another_organisation_cannot_be_asked_about(world, make_user):
+    other = await world["person"]("nurse")
+    status, _ = await other.call("POST", "/api/v1/consultations", json={
+        "patient_id": world["patient_id"], "channel": "audio", "urgency": "acute", "isbar": ISBAR})  # fmt: skip
+    assert status == 404
+    assert await world["db"].fetchval("SELECT count(*) FROM consultations") == 0
+
+
+async def test_timers_survive_a_restart_of_the_engine(world, aiohttp_server, settings):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    gp = await (await world["person"]("advisor", tier="gp")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await on_duty_always(world["db"], "gp", [gp.id])
+    engine = world["app"][ROUTING]
+    consultation = await ask(world)
+    await senior.wait_for("consultation.ringing")
+    due = await world["db"].fetchrow("SELECT * FROM consultation_timers WHERE consultation_id = $1",
+                                     consultation["id"])  # fmt: skip
+    assert due["kind"] == "ring"
+    # The ring timer is a row: whichever engine polls after it is due fires it exactly once.
+    await asyncio.sleep(1.2)
+    fired = await engine.fire_due_timers()
+    assert fired in (0, 1)
+    await gp.wait_for("consultation.ringing", within=5)
+    types = await timeline_types(world["db"], consultation["id"])
+    assert types.count("timed_out") == 1
