@@ -82,11 +82,13 @@ async def _view(
             "tier": consultations.TIER_NAMES_BY_NUMBER.get(row["tier"]),
             "channel": row["channel"], "urgency": row["urgency"], "patient_id": row["patient_id"],
             "nurse_id": row["nurse_id"], "offered": list(row["offered"]),
-            "participants": list(row["participants"]), "isbar": row["isbar"],
+            "participants": list(row["participants"]),
             "created_at": row["created_at"], "version": row["version"],
             "queue_position": await consultations.queue_position(conn, row),
         }  # fmt: skip
         if with_timeline:
+            # The clinical part (ISBAR, care plan) only in the single view, which is audited.
+            view["isbar"] = row["isbar"]
             view["timeline"] = await consultations.timeline(conn, row["id"])
             view["care_plan"] = await consultations.care_plan(
                 conn, row["patient_id"], actor(request), f"consultation {row['id']}"
