@@ -102,6 +102,9 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")
         if request.path.startswith("/api/") or "text/html" in headers.get("Content-Type", ""):
             headers.setdefault("Cache-Control", "no-store")
+        elif request.path.startswith("/static/"):
+            # Revalidate every time (a cheap 304): after an upgrade nobody runs stale scripts.
+            headers.setdefault("Cache-Control", "no-cache")
     return response
 
 

@@ -47,12 +47,23 @@ def context(request: web.Request, **extra: Any) -> dict[str, Any]:
     def t(key: str, **values: object) -> str:
         return catalogue.translate(language, key, **values)
 
+    navigation = NAVIGATION.get(user.role, []) if user else []
     return {
         "t": t, "lang": language, "languages": LANGUAGES, "user": user,
         "csrf_token": session.csrf_token if session else "",
-        "navigation": NAVIGATION.get(user.role, []) if user else [],
+        "navigation": navigation, "current_nav": current_entry(navigation, request.path),
         "path": request.path, "messages": catalogue.for_language(language), **extra,
     }  # fmt: skip
+
+
+def current_entry(navigation: list[tuple[str, str]], path: str) -> str | None:
+    """The one menu entry the page belongs to: the longest path that is the page or above it."""
+    matches = [
+        href
+        for _, href in navigation
+        if path == href or (href != "/" and path.startswith(href + "/"))
+    ]
+    return max(matches, key=len, default=None)
 
 
 def render(request: web.Request, template: str, status: int = 200, **extra: Any) -> web.Response:
