@@ -51,9 +51,11 @@ from .routing import (
     next_step,
     offer_queue,
     queue_targets,
+    reroute,
     ring_rota,
     route,
     stage_over,
+    start_tier,
 )
 
 
@@ -95,10 +97,6 @@ def is_live(c: Consultation, event: TimerEvent) -> bool:
     if c.timer_kind is not _TIMER_KINDS[type(event)] or event.seq != c.timer_seq:
         return False
     return not isinstance(event, RingTimeout | WakeTimeout) or event.tier == c.tier
-
-
-def start_tier(d: Draft) -> int:
-    return d.policy.start_tier[d.c.urgency]
 
 
 # Routing a waiting call -----------------------------------------------------------------
@@ -161,11 +159,6 @@ def on_wake_timeout(d: Draft, event: WakeTimeout) -> None:
 def on_retry(d: Draft, event: Retry) -> None:
     """Route the queued call again from the start tier."""
     reroute(d)
-
-
-def reroute(d: Draft) -> None:
-    begin_pass(d)
-    route(d, start_tier(d))
 
 
 def on_available(d: Draft, event: AdvisorAvailable) -> None:
@@ -257,7 +250,7 @@ def on_nurse_gone(d: Draft, event: NurseGone) -> None:
 
 def on_fail(d: Draft, event: Fail) -> None:
     """Something outside the core broke the consultation: it fails, coordinators are told."""
-    tier = d.c.tier
+    tier = d.c.tier or start_tier(d)  # a coordinator alert always names a real tier
     d.finalize(State.FAILED, "failed")
     d.record("failed", reason=event.reason)
     d.actions.append(AlertCoordinators("consultation_failed", tier, event.reason))

@@ -12,10 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from .actions import Wake
+from .actions import Action, Record, Wake
 from .consultation import Stage, State, TimerKind
 from .draft import Draft
 from .policy import GP_TIER, Strategy
+
+
+def start_tier(d: Draft) -> int:
+    """The tier a call of this urgency is routed from."""
+    return d.policy.start_tier[d.c.urgency]
 
 
 def begin_pass(d: Draft) -> None:
@@ -211,3 +216,30 @@ def offer_queue(d: Draft) -> None:
     d.withdraw([a for a, tier in d.c.offer_tiers if targets.get(a) != tier], "unavailable")
     for tier in range(1, d.policy.top + 1):
         d.offer(tier, [a for a, t in targets.items() if t == tier], queue=True)
+
+
+def reroute(d: Draft) -> None:
+    """Route a queued call again from the start tier. When that finds nobody again, the
+    tiers' outcomes go into one ``retried`` record (not one record per tier every
+    ``retry_seconds``, which would bury the timeline of a long night)."""
+    was_queued, mark = d.c.state is State.QUEUED, len(d.actions)
+    begin_pass(d)
+    route(d, start_tier(d))
+    if was_queued and d.c.state is State.QUEUED:
+        collapse_retry(d, mark)
+
+
+_PER_TIER = {"tier_skipped", "waking", "queued"}
+
+
+def collapse_retry(d: Draft, mark: int) -> None:
+    """Replace the per-tier records made since ``mark`` by one ``retried`` record."""
+    tiers: list[dict[str, object]] = []
+    kept: list[Action] = []
+    for action in d.actions[mark:]:
+        if not isinstance(action, Record) or action.type not in _PER_TIER:
+            kept.append(action)
+        elif action.type != "queued":
+            outcome = action.data.get("reason", "asleep")
+            tiers.append({"tier": action.data["tier"], "outcome": outcome})
+    d.actions[mark:] = [Record("retried", {"tiers": tiers}), *kept]

@@ -319,3 +319,11 @@ def test_wrap_up_timer_of_an_ended_consultation_is_stale() -> None:
     seq = call.c.timer_seq
     call.send(WrapUpDone(1))
     assert call.send(WrapUpTimeout(seq)).actions == ()
+
+
+def test_an_advisor_who_becomes_available_joins_the_escalation_ring() -> None:
+    call = connected({1: tier((1,)), 2: tier((5,))})
+    call.send(Escalate(1, NOTE))
+    decision = call.send(AdvisorAvailable(6), situation={1: tier(busy=(1,)), 2: tier((5, 6))})
+    assert offers(decision) == [((6,), 2)] and call.c.offered == {5, 6}
+    assert call.send(AdvisorAvailable(1)).actions == ()  # in the call already

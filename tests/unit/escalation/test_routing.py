@@ -1,4 +1,4 @@
-"""Entering tiers: skip, wake, own GP first, ring_all, longest_idle, moving on, the queue."""
+"""Entering tiers: skip, wake, own GP first, ring_all, longest_idle, moving on."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from escalation import (
     AlertCoordinators,
     Decline,
     NotifyNurse,
-    Offer,
-    Policy,
     Situation,
     Stage,
     State,
@@ -20,7 +18,7 @@ from escalation import (
     Withdraw,
 )
 
-from .builders import T0, Call, at, offers, policy, tier
+from .builders import Call, at, offers, policy, tier
 
 RING_ALL, LONGEST = Strategy.RING_ALL, Strategy.LONGEST_IDLE
 S = State
@@ -325,105 +323,3 @@ def test_asleep_then_asleep_then_queued() -> None:
     call.fire()
     assert call.c.state is State.QUEUED
     assert call.now == at(120)
-
-
-# The queue -------------------------------------------------------------------------------------
-
-
-def test_all_tiers_exhausted_queues_with_fallback_alert_and_retry() -> None:
-    call = Call({1: tier((1,)), 2: tier((5,)), 3: tier((7,))})
-    call.start()
-    for _ in range(3):
-        call.fire()
-    decision = call.last
-    assert decision is not None
-    assert call.c.state is State.QUEUED and call.c.queued_since == at(225)
-    assert alerts(call) == [("all_tiers_exhausted", 3)]
-    assert nurse(call) == ["fallback"]
-    assert call.timer is not None
-    assert (call.timer.kind, call.timer.due) == (TimerKind.RETRY, at(255))
-    # everyone available may take it from the queue, each for their own tier
-    assert offers(decision) == [((1,), 1), ((5,), 2), ((7,), 3)]
-    assert call.c.offer_tiers == ((1, 1), (5, 2), (7, 3))
-
-
-def test_retry_reroutes_from_the_start_tier() -> None:
-    call = Call({})
-    call.start()
-    decision = call.fire(situation={1: tier((1,)), 2: tier((5,))})
-    assert (call.c.state, call.c.tier) == (State.RINGING, 1)
-    assert offers(decision) == [((1,), 1)]
-    assert call.c.tried_tiers == (1,)
-    assert nurse(call) == ["ringing"]
-
-
-def test_retry_finding_nobody_stays_queued_quietly() -> None:
-    call = Call({})
-    call.start()
-    decision = call.fire()
-    assert call.c.state is State.QUEUED
-    assert alerts(call) == [] and nurse(call) == []
-    assert call.types[-4:] == ["tier_skipped"] * 3 + ["queued"]
-    assert call.records("queued")[-1].data["first"] is False
-    assert call.timer is not None and call.timer.due == at(60)
-    assert call.c.queued_since == T0
-    assert decision.consultation.version == 2
-
-
-def test_requeued_after_a_retry_ring_tells_the_nurse_queued_not_fallback() -> None:
-    call = Call({})
-    call.start()
-    call.fire(situation={1: tier((1,))})
-    call.fire()
-    assert call.c.state is State.QUEUED
-    assert nurse(call) == ["queued"] and alerts(call) == []
-
-
-def test_once_queued_sleeping_tiers_are_woken_but_not_waited_for() -> None:
-    call = Call({1: tier(asleep=(1,)), 2: tier((5,))})
-    call.start()
-    call.fire()  # wake timeout: tier 2 rings
-    call.fire()  # tier 2 times out: queued
-    assert call.c.state is State.QUEUED
-    decision = call.fire()  # retry: tier 1 is woken again, then tier 2 rings at once
-    assert [a for a in decision.actions if isinstance(a, Wake)] == [Wake((1,), 1)]
-    assert offers(decision) == [((5,), 2)]
-    assert call.records("waking")[-1].data["waiting"] is False
-    assert alerts(call) == []
-
-
-def test_queue_offers_follow_who_is_available() -> None:
-    call = Call({1: tier((1, 2))})
-    call.start()
-    call.fire()
-    assert call.c.offered == {1, 2}
-    # a retry re-rings tier 1; on timeout the queue is offered to whoever is available then
-    call.fire(situation={1: tier((2, 3), busy=(1,))})
-    assert call.c.state is State.RINGING and call.c.offered == {2, 3}
-    call.fire()
-    assert call.c.state is State.QUEUED and call.c.offered == {2, 3}
-
-
-def test_an_advisor_on_two_tiers_is_queued_once_for_the_lower() -> None:
-    call = Call({1: tier(busy=(1,)), 2: tier((4,)), 3: tier((4, 7))})
-    call.start()
-    call.fire()
-    call.fire()
-    assert call.c.state is State.QUEUED
-    assert call.c.offer_tiers == ((4, 2), (7, 3))
-
-
-def test_policy_default_is_the_documented_one() -> None:
-    default = Policy.default()
-    assert [t.ring_seconds for t in default.tiers] == [45, 90, 90]
-    assert {t.strategy for t in default.tiers} == {Strategy.RING_ALL}
-    assert {(t.step_seconds, t.wake_grace_seconds) for t in default.tiers} == {(20, 60)}
-    assert (default.retry_seconds, default.wrap_up_seconds) == (30, 300)
-    assert dict(default.start_tier) == dict.fromkeys(Urgency, 1)
-
-
-def test_offer_actions_come_before_their_record() -> None:
-    call = Call({1: tier((1,))})
-    decision = call.start()
-    index = [type(a) for a in decision.actions].index(Offer)
-    assert decision.actions[index + 1].type == "offered"  # type: ignore[union-attr]
