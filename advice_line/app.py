@@ -41,6 +41,7 @@ from advice_line.http import problems, request_context, security_headers, sessio
 from advice_line.i18n import Catalogue
 from advice_line.metrics import Metrics
 from advice_line.notify import Senders
+from advice_line.outbound import register_senders
 from advice_line.redis_keys import RedisKeys
 from advice_line.revocation import revocation_ctx
 from advice_line.routing_engine import RoutingEngine, routing_policy
@@ -51,9 +52,11 @@ from advice_line.views import (
     admin_api,
     auth_api,
     calendar_api,
+    commitments_api,
     consultations_api,
     pages,
     patients_api,
+    push_api,
     rota_api,
     system,
 )
@@ -97,6 +100,7 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[PRESENCE], app[BUS] = presence, bus
     app[SENDERS] = Senders()
+    register_senders(app)  # Web Push wake-ups; e-mail alerts when SMTP is configured
     app[ROUTING] = RoutingEngine(app[DB], bus, presence, routing_policy(settings), app[SENDERS])
 
     async def refresh_presence() -> None:
@@ -117,6 +121,7 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
         ("presence-refresh", refresh_presence),
     ):
         yield
+    await app[SENDERS].drain()
 
 
 async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -173,8 +178,10 @@ def create_app(settings: Settings) -> web.Application:
         patients_api.routes,
         rota_api.routes,
         calendar_api.routes,
+        commitments_api.routes,
         consultations_api.routes,
         admin_api.routes,
+        push_api.routes,
         pages.routes,
     ):
         app.router.add_routes(table)

@@ -47,3 +47,8 @@ PRESENCE: web.AppKey[Presence] = web.AppKey("presence")
 BUS: web.AppKey[UserBus] = web.AppKey("bus")
 SENDERS: web.AppKey[Senders] = web.AppKey("senders")
 NODE_ID: web.AppKey[str] = web.AppKey("node_id", str)
+
+if TYPE_CHECKING:
+    from advice_line.web_push import WebPush
+
+WEB_PUSH: web.AppKey[WebPush] = web.AppKey("web_push")

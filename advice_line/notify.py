@@ -7,6 +7,7 @@ failure. Production adds Web Push and e-mail; tests register a recording sender.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +30,21 @@ Sender = Callable[[Notice], Awaitable[None]]
 @dataclass
 class Senders:
     by_kind: dict[str, list[Sender]] = field(default_factory=dict)
+    _pending: set[asyncio.Task[None]] = field(default_factory=set)
 
     def register(self, kind: str, sender: Sender) -> None:
         self.by_kind.setdefault(kind, []).append(sender)
+
+    def dispatch(self, notice: Notice) -> None:
+        """Send in the background: a slow push service or mail server never holds up routing."""
+        task = asyncio.create_task(self.send(notice), name=f"notice-{notice.kind}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self, within: float = 10.0) -> None:
+        """Wait (a bounded time) for notices still being sent, e.g. at shutdown."""
+        if self._pending:
+            await asyncio.wait(set(self._pending), timeout=within)
 
     async def send(self, notice: Notice) -> None:
         log.info("notify.notice", kind=notice.kind, user_id=notice.user_id,

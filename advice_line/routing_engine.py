@@ -200,10 +200,10 @@ class RoutingEngine:
             })  # fmt: skip
         elif isinstance(action, Wake):
             for advisor in action.advisors:
-                await self.senders.send(Notice("wake", advisor, {"consultation_id": machine.id,
+                self.senders.dispatch(Notice("wake", advisor, {"consultation_id": machine.id,
                                                                   "tier": action.tier}))  # fmt: skip
         elif isinstance(action, AlertCoordinators):
-            await self.senders.send(Notice("alert", None, {
+            self.senders.dispatch(Notice("alert", None, {
                 "kind": action.kind, "tier": TIER_NAMES_BY_NUMBER.get(action.tier),
                 "detail": action.detail, "consultation_id": machine.id}))  # fmt: skip
         elif isinstance(action, NotifyNurse):

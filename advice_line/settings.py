@@ -8,12 +8,15 @@ over the file. A bad value stops the start with a message that names the setting
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from advice_line.push_keys import parse_private_key
 
 ENV_PREFIX = "ADVICE_LINE_"
 
@@ -59,6 +62,16 @@ class Settings:
     wake_grace_seconds: float = 60.0
     retry_seconds: float = 30.0
     wrap_up_seconds: float = 300.0
+    # Outbound notifications: Web Push wake-ups (VAPID) and e-mail alerts to coordinators.
+    vapid_private_key: str | None = dataclasses.field(default=None, repr=False)
+    vapid_subject: str = "mailto:drift@advice-line.dk"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "Rådgivningslinjen <noreply@advice-line.dk>"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = dataclasses.field(default=None, repr=False)
+    alert_email_to: tuple[str, ...] = ()
 
     @property
     def production(self) -> bool:
@@ -185,6 +198,63 @@ def _language(raw: object) -> str:
     return _one_of("da", "en")(raw)
 
 
+def _vapid_key(raw: object) -> str | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    parse_private_key(text)  # raises ValueError naming what is wrong
+    return text
+
+
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+def _vapid_subject(raw: object) -> str:
+    text = str(raw).strip()
+    if text.startswith("mailto:") and _ADDRESS.fullmatch(text[len("mailto:") :]):
+        return text
+    parts = urlsplit(text)
+    if parts.scheme == "https" and parts.hostname and "." in parts.hostname:
+        return text
+    raise ValueError("must be mailto:someone@example.dk or an https:// URL (RFC 8292)")
+
+
+def _email_address(raw: object) -> str:
+    text = str(raw).strip()
+    if not _ADDRESS.fullmatch(text):
+        raise ValueError("must be an e-mail address such as vagt@example.dk")
+    return text
+
+
+def _email_addresses(raw: object) -> tuple[str, ...]:
+    values = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    return tuple(_email_address(v) for v in values if str(v).strip())
+
+
+def _mailbox(raw: object) -> str:
+    """An address, optionally with a display name: ``Rådgivningslinjen <noreply@example.dk>``."""
+    text = str(raw).strip()
+    match = re.fullmatch(r"([^<>\r\n\"]*?)\s*<([^<>]+)>", text)
+    _email_address(match[2] if match else text)
+    return text
+
+
+def _hostname(raw: object) -> str | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,253}", text):
+        raise ValueError("must be a host name or address, without scheme or port")
+    return text
+
+
+def _optional_text(raw: object) -> str | None:
+    text = str(raw)
+    if "\n" in text or "\r" in text:
+        raise ValueError("must be on one line")
+    return text or None
+
+
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "environment": _one_of("development", "production", "test"),
     "data_dir": _path,
@@ -215,7 +285,19 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "wake_grace_seconds": _float_between(0.05, 3600.0),
     "retry_seconds": _float_between(0.05, 3600.0),
     "wrap_up_seconds": _float_between(0.05, 86400.0),
+    "vapid_private_key": _vapid_key,
+    "vapid_subject": _vapid_subject,
+    "smtp_host": _hostname,
+    "smtp_port": _int_between(1, 65535),
+    "smtp_from": _mailbox,
+    "smtp_starttls": _parse_bool,
+    "smtp_username": _optional_text,
+    "smtp_password": _optional_text,
+    "alert_email_to": _email_addresses,
 }
+
+#: Settings whose values never appear in an error message.
+_SECRETS = frozenset({"vapid_private_key", "smtp_password"})
 
 #: Defaults that differ in production: JSON logs, Secure cookies, explicit migrations.
 _PRODUCTION_DEFAULTS = {"log_format": "json", "cookie_secure": True, "migrate_on_start": False}
@@ -253,7 +335,8 @@ def load_settings(
         try:
             values[name] = parser(value)
         except ValueError as exc:
-            problems.append(f"{env_name(name)}: {exc} (got {str(value)[:80]!r})")
+            shown = "hidden" if name in _SECRETS else repr(str(value)[:80])
+            problems.append(f"{env_name(name)}: {exc} (got {shown})")
     if not problems:
         problems.extend(_cross_checks(values))
     if problems:
@@ -298,4 +381,28 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"{env_name('public_origin')}: required in production")
     if origin and origin.startswith("http://") and values.get("environment") == "production":
         problems.append(f"{env_name('public_origin')}: must be https:// in production")
+    return problems + _email_checks(values)
+
+
+def _email_checks(values: Mapping[str, Any]) -> list[str]:
+    """E-mail alerts need both a server and recipients; a login needs both halves (and TLS)."""
+    problems = []
+    host, recipients = values.get("smtp_host"), values.get("alert_email_to")
+    if host and not recipients:
+        problems.append(
+            f"{env_name('alert_email_to')}: required when {env_name('smtp_host')} is set"
+        )
+    if recipients and not host:
+        problems.append(
+            f"{env_name('smtp_host')}: required when {env_name('alert_email_to')} is set"
+        )
+    user, password = values.get("smtp_username"), values.get("smtp_password")
+    if bool(user) != bool(password):
+        missing = "smtp_password" if user else "smtp_username"
+        problems.append(f"{env_name(missing)}: required with the other half of the SMTP login")
+    production = values.get("environment") == "production"
+    if user and production and not values.get("smtp_starttls"):
+        problems.append(
+            f"{env_name('smtp_starttls')}: must be true in production when an SMTP login is set"
+        )
     return problems

@@ -58,9 +58,7 @@ async def test_own_feed_has_the_users_shifts_at_least_90_days_ahead(client, nurs
     assert all(e.end - e.start == dt.timedelta(hours=8) for e in events)
     assert max(e.start for e in events) > dt.datetime.now(dt.UTC) + dt.timedelta(days=90)
     # Every other day: Anne and Bent alternate.
-    assert all(
-        b.start - a.start == dt.timedelta(days=2) for a, b in itertools.pairwise(events)
-    )
+    assert all(b.start - a.start == dt.timedelta(days=2) for a, b in itertools.pairwise(events))
 
 
 async def test_tier_feed_shows_who_and_the_gaps(client, nurses_rota):

@@ -47,6 +47,14 @@ async def world(aiohttp_server, settings, make_user, make_org, db):
         await p.close()
 
 
+async def eventually(condition, within: float = 3.0) -> None:
+    """Notices are sent in the background: wait (with a deadline) until ``condition`` holds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
 async def ask(world, urgency="urgent") -> dict:
     status, body = await world["nurse"].call("POST", "/api/v1/consultations", json={
         "patient_id": world["patient_id"], "channel": "video", "urgency": urgency, "isbar": ISBAR})  # fmt: skip
@@ -106,7 +114,7 @@ async def test_an_empty_tier_is_skipped_at_once_and_coordinators_alerted(world):
     await gp.wait_for("consultation.ringing")
     types = await timeline_types(world["db"], consultation["id"])
     assert types[:3] == ["requested", "tier_skipped", "offered"]
-    assert any(n.data["kind"] == "tier_skipped" for n in world["alerts"].notices)
+    await eventually(lambda: any(n.data["kind"] == "tier_skipped" for n in world["alerts"].notices))
 
 
 async def test_no_answer_escalates_to_the_next_tier_on_time(world):
@@ -141,7 +149,7 @@ async def test_an_asleep_tier_is_woken_then_skipped(world):
     await on_duty_always(world["db"], "gp", [gp.id])
     consultation = await ask(world)
     assert consultation["state"] == "waking"
-    assert [n.user_id for n in world["wakes"].notices] == [senior.id]
+    await eventually(lambda: [n.user_id for n in world["wakes"].notices] == [senior.id])
     await gp.wait_for("consultation.ringing", within=5)
 
 
@@ -149,7 +157,9 @@ async def test_all_tiers_exhausted_queues_and_an_advisor_coming_online_gets_it(w
     consultation = await ask(world)  # nobody on duty anywhere
     assert consultation["state"] == "queued"
     assert consultation["queue_position"] == 1
-    assert any(n.data["kind"] == "all_tiers_exhausted" for n in world["alerts"].notices)
+    await eventually(
+        lambda: any(n.data["kind"] == "all_tiers_exhausted" for n in world["alerts"].notices)
+    )
     senior = await world["person"]("advisor", tier="senior_nurse")
     await on_duty_always(world["db"], "senior_nurse", [senior.id])
     await senior.connect()

@@ -96,8 +96,15 @@ def test_every_field_has_an_environment_variable() -> None:
     """No setting is unreachable: each field accepts its own default back from the env."""
     defaults = Settings()
     names = [f for f in Settings.__dataclass_fields__ if getattr(defaults, f) is not None]
-    environ = {env_name(name): str(getattr(defaults, name)) for name in names}
+    environ = {env_name(name): as_env(getattr(defaults, name)) for name in names}
     assert load_settings(environ) == defaults
+
+
+def as_env(value: object) -> str:
+    """How an operator writes a value in the environment (lists comma-separated)."""
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 @pytest.mark.parametrize(
