@@ -43,7 +43,8 @@ async def busy_advisors(conn: asyncpg.Connection) -> frozenset[int]:
     return frozenset(r["advisor"] for r in rows)
 
 
-def _covers(windows: list[dict[str, Any]], at: dt.datetime) -> bool:
+def covers(windows: list[dict[str, Any]], at: dt.datetime) -> bool:
+    """Whether weekly windows (rota window format, Copenhagen wall clock) include ``at``."""
     zone = ZoneInfo(DEFAULT_TIMEZONE)
     parsed = tuple(
         Window(
@@ -54,8 +55,10 @@ def _covers(windows: list[dict[str, Any]], at: dt.datetime) -> bool:
     return bool(window_intervals(parsed, zone, at, at + dt.timedelta(seconds=1)))
 
 
-async def committed_gp(conn: asyncpg.Connection, patient_id: int, at: dt.datetime) -> int | None:
-    """The patient's own GP if a commitment covers ``at``."""
+async def committed_gps(
+    conn: asyncpg.Connection, patient_id: int, at: dt.datetime
+) -> tuple[int, ...]:
+    """The patient's own GPs whose commitments cover ``at``, oldest commitment first."""
     rows = await conn.fetch(
         """SELECT c.gp_id, c.windows FROM gp_commitments c JOIN users u ON u.id = c.gp_id
             WHERE c.patient_id = $1 AND c.valid_from <= $2::date
@@ -65,10 +68,11 @@ async def committed_gp(conn: asyncpg.Connection, patient_id: int, at: dt.datetim
         patient_id,
         at.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date(),
     )
+    found: list[int] = []
     for row in rows:
-        if _covers(row["windows"], at):
-            return int(row["gp_id"])
-    return None
+        if covers(row["windows"], at) and row["gp_id"] not in found:
+            found.append(int(row["gp_id"]))
+    return tuple(found)
 
 
 async def build_situation(
@@ -80,8 +84,8 @@ async def build_situation(
 ) -> Situation:
     """The situation of every tier at ``at`` for a consultation about ``patient_id``."""
     on_duty = {tier: await rotas.on_duty(conn, str(tier), at) for tier in TIERS}
-    own_gp = await committed_gp(conn, patient_id, at)
-    everyone = frozenset().union(*on_duty.values()) | ({own_gp} if own_gp else frozenset())
+    own_gps = await committed_gps(conn, patient_id, at)
+    everyone = frozenset().union(*on_duty.values()) | frozenset(own_gps)
     online = await presence.online(everyone, int(at.timestamp() * 1000))
     busy = await busy_advisors(conn)
     rows = await conn.fetch(
@@ -104,6 +108,7 @@ async def build_situation(
             on_duty=staff,
             available=tuple(a for a in order if a in staff),
             online=staff & online,
-            own_gp=own_gp if tier == "gp" and own_gp in order else None,
+            # The first committed GP who can answer now (another may be asleep or busy).
+            own_gp=next((g for g in own_gps if g in order), None) if tier == "gp" else None,
         )
     return views

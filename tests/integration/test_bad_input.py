@@ -14,6 +14,10 @@ LAYER = {
     "name": "Døgn", "participants": [1], "shift_length": 1, "unit": "days", "handoff": "08:00",
     "start_date": "2026-11-02", "windows": [{"days": [0], "start": "08:00", "end": "16:00"}],
 }  # fmt: skip
+COMMITMENT = {
+    "gp_id": 1, "windows": [{"days": [0, 1, 2, 3, 4], "start": "08:00", "end": "16:00"}],
+    "valid_from": "2026-11-02", "note": "Hverdage",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,15 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/consultations/{consultation_id}/escalate", "advisor",
              {"note": "Brug for læge"}),
     Endpoint("PUT", "/api/v1/presence", "advisor", {"status": "away"}),
+    Endpoint("POST", "/api/v1/push/subscriptions", "advisor",
+             {"endpoint": "https://push.example.com/send/abc",
+              "keys": {"p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                       "auth": "tBHItJI5svbpez7KI4CCXg"}}),
+    Endpoint("DELETE", "/api/v1/push/subscriptions", "advisor",
+             {"endpoint": "https://push.example.com/send/abc"}),
+    Endpoint("POST", "/api/v1/patients/{patient_id}/gp-commitments", "nurse", COMMITMENT),
+    Endpoint("PUT", "/api/v1/patients/{patient_id}/gp-commitments/{commitment_id}", "nurse",
+             COMMITMENT),
     Endpoint("POST", "/api/v1/rotas", "admin", {"name": "Ny vagtplan", "tier": "gp"}),
     Endpoint("PATCH", "/api/v1/rotas/{rota_id}", "admin", {"name": "Omdøbt"}),
     Endpoint("POST", "/api/v1/rotas/{rota_id}/layers", "admin", LAYER),
@@ -78,7 +91,7 @@ async def snapshot(db) -> dict:
     tables_with_rows = (
         "organisations", "users", "patients", "role_policies", "audit_log", "rotas",
         "rota_layers", "rota_participants", "rota_overrides", "rota_swaps", "consultations",
-        "consultation_events", "advisor_presence",
+        "consultation_events", "advisor_presence", "push_subscriptions", "gp_commitments",
     )  # fmt: skip
     for table in tables_with_rows:
         rows = await db.fetch(f"SELECT * FROM {table} ORDER BY 1")
@@ -116,7 +129,7 @@ async def arranged(client, make_user, db):
         "handoff": dt.time(8), "start_date": dt.date(2026, 11, 2), "windows": []})  # fmt: skip
     people = {"nurse": nurse, "admin": admin, "advisor": advisor}
     ids = {"patient_id": patient_id, "user_id": nurse["id"], "role": "nurse", "rota_id": rota.id,
-           "layer_id": rota.layers[0].id, "consultation_id": 999999}  # fmt: skip
+           "layer_id": rota.layers[0].id, "consultation_id": 999999, "commitment_id": 999999}  # fmt: skip
 
     async def as_role(role):
         client.session.cookie_jar.clear()
