@@ -266,9 +266,11 @@ class RoutingEngine:
             )
         for row in waiting:
             try:
-                await self.act(row["id"], AdvisorAvailable(advisor), audit.SYSTEM)
+                after = await self.act(row["id"], AdvisorAvailable(advisor), audit.SYSTEM)
             except EscalationError:
                 continue
+            if advisor in after.offered:
+                return  # they are offered the head of the queue; the rest waits its turn
 
     async def fire_due_timers(self) -> int:
         """Fire every timer that is due now (on this node); returns how many fired."""

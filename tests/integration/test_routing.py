@@ -266,3 +266,17 @@ async def test_timers_survive_a_restart_of_the_engine(world, aiohttp_server, set
     await gp.wait_for("consultation.ringing", within=5)
     types = await timeline_types(world["db"], consultation["id"])
     assert types.count("timed_out") == 1
+
+
+async def test_an_advisor_coming_online_is_offered_the_head_of_the_queue(world):
+    routine = await ask(world, urgency="routine")
+    acute = await ask(world, urgency="acute")
+    assert routine["state"] == acute["state"] == "queued"
+    status, body = await world["nurse"].call("GET", f"/api/v1/consultations/{routine['id']}")
+    assert body["consultation"]["queue_position"] == 2, "acute goes first"
+    senior = await world["person"]("advisor", tier="senior_nurse")
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await senior.connect()
+    ring = await senior.wait_for("consultation.ringing")
+    assert ring["consultation"]["id"] == acute["id"]
+    assert not senior.got("consultation.ringing", consultation__id=routine["id"])
