@@ -272,7 +272,7 @@ async def test_an_advisor_coming_online_is_offered_the_head_of_the_queue(world):
     routine = await ask(world, urgency="routine")
     acute = await ask(world, urgency="acute")
     assert routine["state"] == acute["state"] == "queued"
-    status, body = await world["nurse"].call("GET", f"/api/v1/consultations/{routine['id']}")
+    _, body = await world["nurse"].call("GET", f"/api/v1/consultations/{routine['id']}")
     assert body["consultation"]["queue_position"] == 2, "acute goes first"
     senior = await world["person"]("advisor", tier="senior_nurse")
     await on_duty_always(world["db"], "senior_nurse", [senior.id])
