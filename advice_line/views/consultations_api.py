@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from aiohttp import web
 
-from advice_line import audit, consultations
-from advice_line.appkeys import DB, ROUTING
+from advice_line import audit, consultations, rota_store
+from advice_line.appkeys import DB, PRESENCE, ROUTING
 from advice_line.http import (
     actor,
     current_session,
@@ -19,9 +20,11 @@ from advice_line.http import (
 from advice_line.openapi import api
 from advice_line.problems import Problem, forbidden, not_found
 from advice_line.roles import Role
+from advice_line.rota_exchange import clinician_stretches
 from advice_line.sessions import SessionUser
 from advice_line.validation import Field
 from escalation import model as m
+from rota.schedule import final_schedule
 
 routes = web.RouteTableDef()
 
@@ -241,3 +244,54 @@ async def set_presence(request: web.Request) -> web.StreamResponse:
     if body["status"] == "available":
         await request.app[ROUTING].advisor_available(user.id)
     return json_response({"status": body["status"]})
+
+
+def _derived_status(chosen: str, online: bool, states: list[tuple[str, bool]]) -> str:
+    """offline, away, ringing, in_call, wrap_up or available (the first that applies)."""
+    if not online:
+        return "offline"
+    if any(participant and state == "wrap_up" for state, participant in states):
+        return "wrap_up"
+    if any(participant and state in ("connected", "escalating") for state, participant in states):
+        return "in_call"
+    if any(not participant for _, participant in states):
+        return "ringing"
+    return "away" if chosen == "away" else "available"
+
+
+def _own_shifts(rotas: list[Any], advisor: int, start: Any, end: Any) -> list[tuple[Any, Any]]:
+    stretches: list[tuple[Any, Any]] = []
+    for rota in rotas:
+        stretches += clinician_stretches(final_schedule(rota, start, end)).get(advisor, [])
+    return sorted(stretches)
+
+
+@routes.get("/api/v1/presence")
+@api("My presence (advisors): status, whether I am on duty now, and my next shift",
+     tag="consultations")  # fmt: skip
+async def my_presence(request: web.Request) -> web.StreamResponse:
+    user = require_role(request, Role.ADVISOR)
+    engine = request.app[ROUTING]
+    now = engine.clock()
+    online = user.id in await request.app[PRESENCE].online([user.id], int(now.timestamp() * 1000))
+    async with request.app[DB].acquire() as conn:
+        chosen = await conn.fetchval(
+            "SELECT status FROM advisor_presence WHERE user_id = $1", user.id
+        )
+        rows = await conn.fetch(
+            """SELECT state, $1 = ANY(participants) AS participant FROM consultations
+                WHERE ($1 = ANY(offered) OR $1 = ANY(participants))
+                  AND state NOT IN ('ended', 'cancelled', 'abandoned', 'failed')""",
+            user.id,
+        )
+        rotas = await rota_store.load_rotas(conn, tier=user.tier)
+    shifts = _own_shifts(rotas, user.id, now, now + dt.timedelta(days=28))
+    current = next(((s, e) for s, e in shifts if s <= now < e), None)
+    upcoming = next(((s, e) for s, e in shifts if s > now), None)
+    chosen = chosen or "available"
+    return json_response({
+        "status": _derived_status(chosen, online, [(r["state"], r["participant"]) for r in rows]),
+        "chosen": chosen, "online": online, "tier": user.tier, "on_duty": current is not None,
+        "shift_ends": current[1] if current else None,
+        "next_shift": {"start": upcoming[0], "end": upcoming[1]} if upcoming else None,
+    })  # fmt: skip

@@ -280,3 +280,25 @@ async def test_an_advisor_coming_online_is_offered_the_head_of_the_queue(world):
     ring = await senior.wait_for("consultation.ringing")
     assert ring["consultation"]["id"] == acute["id"]
     assert not senior.got("consultation.ringing", consultation__id=routine["id"])
+
+
+async def test_an_advisor_sees_their_own_presence_duty_and_state(world):
+    senior = await world["person"]("advisor", tier="senior_nurse")
+    status, body = await senior.call("GET", "/api/v1/presence")
+    assert status == 200
+    assert body["status"] == "offline" and body["on_duty"] is False and body["next_shift"] is None
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await senior.connect()
+    body = (await senior.call("GET", "/api/v1/presence"))[1]
+    assert body["status"] == "available" and body["on_duty"] is True and body["online"] is True
+    consultation = await ask(world)
+    await senior.wait_for("consultation.ringing")
+    assert (await senior.call("GET", "/api/v1/presence"))[1]["status"] == "ringing"
+    await senior.call("POST", f"/api/v1/consultations/{consultation['id']}/accept")
+    assert (await senior.call("GET", "/api/v1/presence"))[1]["status"] == "in_call"
+    await senior.call("POST", f"/api/v1/consultations/{consultation['id']}/end")
+    assert (await senior.call("GET", "/api/v1/presence"))[1]["status"] == "wrap_up"
+    await senior.call("POST", f"/api/v1/consultations/{consultation['id']}/wrap-up-done")
+    await senior.call("PUT", "/api/v1/presence", json={"status": "away"})
+    assert (await senior.call("GET", "/api/v1/presence"))[1]["status"] == "away"
+    assert (await world["nurse"].call("GET", "/api/v1/presence"))[0] == 403
