@@ -101,7 +101,11 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     app[PRESENCE], app[BUS] = presence, bus
     app[SENDERS] = Senders()
     register_senders(app)  # Web Push wake-ups; e-mail alerts when SMTP is configured
-    app[ROUTING] = RoutingEngine(app[DB], bus, presence, routing_policy(settings), app[SENDERS])
+    fallback = {"da": settings.fallback_text_da, "en": settings.fallback_text_en,
+                "phone": settings.fallback_phone}  # fmt: skip
+    app[ROUTING] = RoutingEngine(
+        app[DB], bus, presence, routing_policy(settings), app[SENDERS], fallback=fallback
+    )
 
     async def refresh_presence() -> None:
         while True:

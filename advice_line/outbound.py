@@ -2,20 +2,43 @@
 
 "wake" goes out by Web Push to the advisor's subscribed browsers, always (an advisor with
 no subscription simply gets none). "alert" goes out by e-mail to the configured addresses
-when an SMTP server is configured; tests and the coordinators' board add their own senders.
+when an SMTP server is configured, and always to the coordinators' live board (WebSocket).
 """
 
 from __future__ import annotations
 
+import asyncpg
 import structlog
 from aiohttp import web
 
 from advice_line import push_keys
 from advice_line.alert_email import EmailAlerts
-from advice_line.appkeys import DB, SENDERS, SETTINGS, WEB_PUSH
+from advice_line.appkeys import BUS, DB, SENDERS, SETTINGS, WEB_PUSH
+from advice_line.notify import Notice
 from advice_line.web_push import WebPush
+from signalling.bus import UserBus
 
 log = structlog.get_logger("advice_line.outbound")
+
+
+class CoordinatorBoard:
+    """Alerts to the coordinators' live board: a ``coordinator.alert`` message to every
+    coordinator's open pages (no patient data: kind, tier, consultation id)."""
+
+    def __init__(self, pool: asyncpg.Pool, bus: UserBus) -> None:
+        self.pool = pool
+        self.bus = bus
+
+    async def __call__(self, notice: Notice) -> None:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT id FROM users WHERE role = 'coordinator' AND disabled_at IS NULL"
+            )
+        message = {"v": 1, "type": "coordinator.alert", "kind": notice.data.get("kind"),
+                   "tier": notice.data.get("tier"),
+                   "consultation_id": notice.data.get("consultation_id")}  # fmt: skip
+        for row in rows:
+            await self.bus.send(row["id"], message)
 
 
 def register_senders(app: web.Application) -> None:
@@ -25,6 +48,7 @@ def register_senders(app: web.Application) -> None:
     push = WebPush(app[DB], key, settings.vapid_subject)
     app[WEB_PUSH] = push
     app[SENDERS].register("wake", push.push_wake)
+    app[SENDERS].register("alert", CoordinatorBoard(app[DB], app[BUS]))
     email = bool(settings.smtp_host and settings.alert_email_to)
     if email:
         app[SENDERS].register("alert", EmailAlerts(settings).email_alert)

@@ -116,7 +116,7 @@ def timer_event(kind: str, seq: int, consultation: Consultation) -> Event:
 class RoutingEngine:
     def __init__(
         self, pool: asyncpg.Pool, bus: UserBus, presence: Presence, policy: Policy,
-        senders: Senders, clock: Clock = utc_now,
+        senders: Senders, clock: Clock = utc_now, fallback: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.pool = pool
         self.bus = bus
@@ -126,6 +126,7 @@ class RoutingEngine:
         self.clock = clock
         self.rotas = RotaCache()
         self.wakeup = asyncio.Event()
+        self.fallback = fallback or {}
 
     # One step -----------------------------------------------------------------------
 
@@ -207,8 +208,12 @@ class RoutingEngine:
                 "kind": action.kind, "tier": TIER_NAMES_BY_NUMBER.get(action.tier),
                 "detail": action.detail, "consultation_id": machine.id}))  # fmt: skip
         elif isinstance(action, NotifyNurse):
-            await self.bus.send(machine.nurse, {"v": 1, "type": "consultation.status",
-                                                "consultation_id": machine.id, "status": action.status})  # fmt: skip
+            message = {"v": 1, "type": "consultation.status", "consultation_id": machine.id,
+                       "status": action.status}  # fmt: skip
+            if action.status == "fallback":
+                # What to do now while the call waits: set by the operator (ADVICE_LINE_FALLBACK_*).
+                message["instructions"] = self.fallback
+            await self.bus.send(machine.nurse, message)
 
     def summary(self, machine: Consultation) -> dict[str, Any]:
         return {

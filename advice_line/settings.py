@@ -62,6 +62,15 @@ class Settings:
     wake_grace_seconds: float = 60.0
     retry_seconds: float = 30.0
     wrap_up_seconds: float = 300.0
+    fallback_text_da: str = (
+        "Ingen rådgiver kan tage opkaldet lige nu. Kontakt lægevagten. Opkaldet venter, "
+        "og du får besked, så snart en rådgiver er ledig."
+    )
+    fallback_text_en: str = (
+        "No advisor can take the call right now. Contact the out-of-hours GP service. The call "
+        "waits, and you will be told as soon as an advisor is free."
+    )
+    fallback_phone: str = "1813"
     # Outbound notifications: Web Push wake-ups (VAPID) and e-mail alerts to coordinators.
     vapid_private_key: str | None = dataclasses.field(default=None, repr=False)
     vapid_subject: str = "mailto:drift@advice-line.dk"
@@ -194,6 +203,16 @@ def _tiers(raw: object) -> tuple[str, ...]:
     return tiers
 
 
+def _text(low: int, high: int) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        text = str(raw).strip()
+        if not low <= len(text) <= high:
+            raise ValueError(f"must be {low} to {high} characters")
+        return text
+
+    return parse
+
+
 def _language(raw: object) -> str:
     return _one_of("da", "en")(raw)
 
@@ -285,6 +304,9 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "wake_grace_seconds": _float_between(0.05, 3600.0),
     "retry_seconds": _float_between(0.05, 3600.0),
     "wrap_up_seconds": _float_between(0.05, 86400.0),
+    "fallback_text_da": _text(1, 1000),
+    "fallback_text_en": _text(1, 1000),
+    "fallback_phone": _text(0, 40),
     "vapid_private_key": _vapid_key,
     "vapid_subject": _vapid_subject,
     "smtp_host": _hostname,

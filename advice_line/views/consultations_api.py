@@ -89,6 +89,8 @@ async def _view(
             "created_at": row["created_at"], "version": row["version"],
             "queue_position": await consultations.queue_position(conn, row),
         }  # fmt: skip
+        if row["state"] == "queued":
+            view["fallback"] = request.app[ROUTING].fallback
         if with_timeline:
             # The clinical part (ISBAR, care plan) only in the single view, which is audited.
             view["isbar"] = row["isbar"]

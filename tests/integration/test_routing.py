@@ -154,9 +154,19 @@ async def test_an_asleep_tier_is_woken_then_skipped(world):
 
 
 async def test_all_tiers_exhausted_queues_and_an_advisor_coming_online_gets_it(world):
+    await world["nurse"].connect()
+    coordinator = await (await world["person"]("coordinator")).connect()
     consultation = await ask(world)  # nobody on duty anywhere
     assert consultation["state"] == "queued"
     assert consultation["queue_position"] == 1
+    assert consultation["fallback"]["phone"] == "1813"
+    told = await world["nurse"].wait_for("consultation.status", status="fallback")
+    assert "lægevagten" in told["instructions"]["da"]
+    await eventually(
+        lambda: any(
+            m["kind"] == "all_tiers_exhausted" for m in coordinator.got("coordinator.alert")
+        )
+    )
     await eventually(
         lambda: any(n.data["kind"] == "all_tiers_exhausted" for n in world["alerts"].notices)
     )
