@@ -60,16 +60,26 @@ async def _patient_of_mine(conn: asyncpg.Connection, user: SessionUser, patient_
 async def _check_rules(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
     errors = []
     if data.get("valid_to") is not None and data["valid_to"] < data["valid_from"]:
-        errors.append({"field": "valid_to", "message": "must not be before valid_from"})
+        errors.append(
+            {
+                "field": "valid_to",
+                "code": "end_before_start",
+                "message": "must not be before valid_from",
+            }
+        )
     gp = await conn.fetchrow(
         "SELECT role, tier, disabled_at FROM users WHERE id = $1", data["gp_id"]
     )
     if gp is None:
-        errors.append({"field": "gp_id", "message": "no such user"})
+        errors.append({"field": "gp_id", "code": "user_unknown", "message": "no such user"})
     elif gp["role"] != Role.ADVISOR or gp["tier"] != Tier.GP:
-        errors.append({"field": "gp_id", "message": "must be an advisor on the GP tier"})
+        errors.append(
+            {"field": "gp_id", "code": "not_gp", "message": "must be an advisor on the GP tier"}
+        )
     elif gp["disabled_at"] is not None:
-        errors.append({"field": "gp_id", "message": "this GP's account is disabled"})
+        errors.append(
+            {"field": "gp_id", "code": "user_disabled", "message": "this GP's account is disabled"}
+        )
     if errors:
         raise invalid(errors)
 

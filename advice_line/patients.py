@@ -66,16 +66,32 @@ def _manager(user: SessionUser) -> int:
 async def _check_rules(conn: asyncpg.Connection, data: dict[str, Any]) -> None:
     errors = []
     if data.get("treatment_level") == "limited" and not data.get("treatment_limitations"):
-        errors.append({"field": "treatment_limitations", "message": "say what the limitations are"})
+        errors.append(
+            {
+                "field": "treatment_limitations",
+                "code": "limitations_needed",
+                "message": "say what the limitations are",
+            }
+        )
     if data.get("dnr") and not data.get("dnr_decided_by"):
         errors.append(
-            {"field": "dnr_decided_by", "message": "say who decided against resuscitation"}
+            {
+                "field": "dnr_decided_by",
+                "code": "dnr_decider_needed",
+                "message": "say who decided against resuscitation",
+            }
         )
     gp_id = data.get("gp_practice_id")
     if gp_id is not None:
         kind = await conn.fetchval("SELECT kind FROM organisations WHERE id = $1", gp_id)
         if kind != "gp_practice":
-            errors.append({"field": "gp_practice_id", "message": "no such GP practice"})
+            errors.append(
+                {
+                    "field": "gp_practice_id",
+                    "code": "gp_practice_unknown",
+                    "message": "no such GP practice",
+                }
+            )
     if errors:
         raise invalid(errors)
 
@@ -140,7 +156,13 @@ async def create(
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise invalid(
-                [{"field": "reference", "message": "another patient has this reference"}]
+                [
+                    {
+                        "field": "reference",
+                        "code": "reference_taken",
+                        "message": "another patient has this reference",
+                    }
+                ]
             ) from None
         await audit.record(conn, actor, "patient.create", "patient", patient_id, "own organisation",
                            patient_id=patient_id, details={"fields": sorted(data)})  # fmt: skip
@@ -175,7 +197,13 @@ async def update(
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
             raise invalid(
-                [{"field": "reference", "message": "another patient has this reference"}]
+                [
+                    {
+                        "field": "reference",
+                        "code": "reference_taken",
+                        "message": "another patient has this reference",
+                    }
+                ]
             ) from None
         changed = sorted(n for n in _EDITABLE if merged[n] != before[n])
         # Structured decisions (DNR, treatment level ...) are recorded before and after;

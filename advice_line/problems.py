@@ -65,7 +65,7 @@ def bad_request(detail: str) -> Problem:
     return Problem(400, "bad-request", "Bad request", detail)
 
 
-def invalid(errors: list[dict[str, str]]) -> Problem:
+def invalid(errors: list[dict[str, Any]]) -> Problem:
     """422 with one entry per offending field: ``{"field": ..., "message": ...}``."""
     return Problem(422, "validation", "The request has invalid fields", errors=errors)
 
@@ -84,7 +84,7 @@ def unauthenticated(detail: str = "log in first") -> Problem:
 
 def conflict(detail: str, field: str | None = None) -> Problem:
     """409; with ``field`` the problem names the field whose value is taken, as 422 would."""
-    errors = [{"field": field, "message": "is taken"}] if field else None
+    errors = [{"field": field, "code": "taken", "message": "is taken"}] if field else None
     return Problem(409, "conflict", "Conflict", detail, errors=errors)
 
 

@@ -87,7 +87,7 @@ async def _target_rotas(
             raise not_found(f"rota {rota_id}")
         others = sorted(tiers - {row["tier"]})
         if others:
-            raise invalid([{"field": "rota_id", "message": f"rota {rota_id} is for {row['tier']}; "
+            raise invalid([{"field": "rota_id", "code": "wrong_tier", "message": f"rota {rota_id} is for {row['tier']}; "
                             f"the file also has {', '.join(others)}"}])  # fmt: skip
         return {row["tier"]: row["id"]}
     found = {}

@@ -9,6 +9,7 @@ change writes an audit row with what was there before and after.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +17,7 @@ import asyncpg
 
 from advice_line import audit
 from advice_line.problems import invalid, not_found
+from rota.errors import InvalidOverride
 from rota.model import (
     Layer,
     Override,
@@ -194,13 +196,32 @@ async def check_clinicians(
     )
     fit = {r["id"] for r in rows}
     errors = [
-        {"field": field, "message": f"user {i} is not an active advisor of the tier {tier}"}
+        {
+            "field": field,
+            "code": "not_advisor_of_tier",
+            "user": i,
+            "message": f"user {i} is not an active advisor of the tier {tier}",
+        }
         for field, group in people.items()
         for i in group
         if i not in fit
     ]
     if errors:
         raise invalid(errors)
+
+
+def rota_error(problem: Exception) -> dict[str, Any]:
+    """A rota problem as a field error; overlapping changes for one clinician get their own code."""
+    message = str(problem)
+    overlap = re.search(r"overlap for clinician (\d+)$", message)
+    if isinstance(problem, InvalidOverride) and overlap:
+        return {
+            "field": "rota",
+            "code": "overlap",
+            "clinician": int(overlap[1]),
+            "message": message,
+        }
+    return {"field": "rota", "code": "rota_rule", "message": message}
 
 
 async def checked(conn: asyncpg.Connection, rota_id: int) -> Rota:
@@ -210,7 +231,7 @@ async def checked(conn: asyncpg.Connection, rota_id: int) -> Rota:
     rota = await get_rota(conn, rota_id)
     problems = rota_problems(rota)
     if problems:
-        raise invalid([{"field": "rota", "message": str(p)} for p in problems])
+        raise invalid([rota_error(p) for p in problems])
     return rota
 
 
@@ -222,7 +243,7 @@ async def create_rota(conn: asyncpg.Connection, actor: audit.Actor, data: dict[s
                 data["name"], data["tier"], data.get("timezone", "Europe/Copenhagen"),
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
-            raise invalid([{"field": "name", "message": "is taken"}]) from None
+            raise invalid([{"field": "name", "code": "taken", "message": "is taken"}]) from None
         rota = await checked(conn, rota_id)
         await audit.record(conn, actor, "rota.create", "rota", rota_id, REASON,
                            details={"after": rota_json(rota)})  # fmt: skip
@@ -249,7 +270,7 @@ async def update_rota(
                 rota_id, data.get("name"), data.get("tier"), data.get("timezone"),
             )  # fmt: skip
         except asyncpg.UniqueViolationError:
-            raise invalid([{"field": "name", "message": "is taken"}]) from None
+            raise invalid([{"field": "name", "code": "taken", "message": "is taken"}]) from None
         after = await checked(conn, rota_id)
         await _audit_change(conn, actor, "rota.update", rota_id, before, after)
     return after
@@ -339,7 +360,16 @@ async def move_layer(
         if layer_id not in order:
             raise not_found(f"layer {layer_id} of rota {rota_id}")
         if not 0 <= position < len(order):
-            raise invalid([{"field": "position", "message": f"must be 0 to {len(order) - 1}"}])
+            raise invalid(
+                [
+                    {
+                        "field": "position",
+                        "code": "too_large",
+                        "limit": len(order) - 1,
+                        "message": f"must be 0 to {len(order) - 1}",
+                    }
+                ]
+            )
         order.remove(layer_id)
         order.insert(position, layer_id)
         await conn.executemany(

@@ -48,14 +48,28 @@ def check_role_fields(role: str, tier: str | None, organisation: dict[str, Any] 
     """A role's tier and organisation must fit together; raise 422 naming the field."""
     errors = []
     if role == Role.ADVISOR and not tier:
-        errors.append({"field": "tier", "message": "an advisor needs a tier"})
+        errors.append(
+            {"field": "tier", "code": "tier_needed", "message": "an advisor needs a tier"}
+        )
     if role != Role.ADVISOR and tier:
-        errors.append({"field": "tier", "message": "only advisors have a tier"})
+        errors.append(
+            {"field": "tier", "code": "tier_only_advisors", "message": "only advisors have a tier"}
+        )
     if role != Role.ADMIN and organisation is None:
-        errors.append({"field": "organisation_id", "message": "this role needs an organisation"})
+        errors.append(
+            {
+                "field": "organisation_id",
+                "code": "organisation_needed",
+                "message": "this role needs an organisation",
+            }
+        )
     if role == Role.NURSE and organisation and organisation["kind"] != "home_care":
         errors.append(
-            {"field": "organisation_id", "message": "nurses belong to a home-care organisation"}
+            {
+                "field": "organisation_id",
+                "code": "nurse_home_care",
+                "message": "nurses belong to a home-care organisation",
+            }
         )
     if errors:
         raise invalid(errors)
@@ -96,14 +110,22 @@ async def create(
     """Create a user from validated ``CREATE_SCHEMA`` data; audited."""
     problem = password_problem(data["password"])
     if problem:
-        raise invalid([{"field": "password", "message": problem}])
+        raise invalid([{"field": "password", "code": "password_rule", "message": problem}])
     organisation = None
     if data.get("organisation_id") is not None:
         row = await conn.fetchrow(
             "SELECT id, kind FROM organisations WHERE id = $1", data["organisation_id"]
         )
         if row is None:
-            raise invalid([{"field": "organisation_id", "message": "no such organisation"}])
+            raise invalid(
+                [
+                    {
+                        "field": "organisation_id",
+                        "code": "organisation_unknown",
+                        "message": "no such organisation",
+                    }
+                ]
+            )
         organisation = dict(row)
     check_role_fields(data["role"], data.get("tier"), organisation)
     password_hash = hash_password(data["password"])
@@ -167,7 +189,7 @@ async def set_password(
     """Set a new password and end the user's other sessions; returns their hashes. Audited."""
     problem = password_problem(password)
     if problem:
-        raise invalid([{"field": field, "message": problem}])
+        raise invalid([{"field": field, "code": "password_rule", "message": problem}])
     async with conn.transaction():
         await conn.execute(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-FieldError = dict[str, str]
+FieldError = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -41,79 +41,91 @@ class ValidationFailed(ValueError):
         self.errors = errors
 
 
-def _check_str(f: Field, value: Any) -> tuple[Any, str | None]:
+Complaint = dict[str, Any]
+Checked = tuple[Any, Complaint | None]
+
+
+def complaint(code: str, message: str, **params: Any) -> Complaint:
+    """What is wrong with a value: a stable ``code`` (clients translate it), an English
+    ``message``, and the limits involved (e.g. ``limit``)."""
+    return {"code": code, "message": message, **params}
+
+
+def _check_str(f: Field, value: Any) -> Checked:
     if not isinstance(value, str):
-        return None, "must be a string"
+        return None, complaint("not_string", "must be a string")
     value = value.strip()
     if len(value) < f.min_length:
-        return (
-            None,
-            "must not be empty"
-            if f.min_length == 1
-            else f"must be at least {f.min_length} characters",
-        )
+        if f.min_length == 1:
+            return None, complaint("required", "must not be empty")
+        message = f"must be at least {f.min_length} characters"
+        return None, complaint("too_short", message, limit=f.min_length)
     if len(value) > f.max_length:
-        return None, f"must be at most {f.max_length} characters"
+        message = f"must be at most {f.max_length} characters"
+        return None, complaint("too_long", message, limit=f.max_length)
     if f.pattern and not re.fullmatch(f.pattern, value):
-        return None, "has an invalid format"
+        return None, complaint("format", "has an invalid format")
     if "\x00" in value:
-        return None, "must not contain NUL characters"
+        return None, complaint("invalid", "must not contain NUL characters")
     return value, None
 
 
-def _check_int(f: Field, value: Any) -> tuple[Any, str | None]:
+def _check_int(f: Field, value: Any) -> Checked:
     if isinstance(value, bool) or not isinstance(value, int):
-        return None, "must be a whole number"
+        return None, complaint("not_integer", "must be a whole number")
     if f.minimum is not None and value < f.minimum:
-        return None, f"must be at least {f.minimum}"
+        return None, complaint("too_small", f"must be at least {f.minimum}", limit=f.minimum)
     if f.maximum is not None and value > f.maximum:
-        return None, f"must be at most {f.maximum}"
+        return None, complaint("too_large", f"must be at most {f.maximum}", limit=f.maximum)
     return value, None
 
 
-def _check_bool(_f: Field, value: Any) -> tuple[Any, str | None]:
-    return (value, None) if isinstance(value, bool) else (None, "must be true or false")
+def _check_bool(_f: Field, value: Any) -> Checked:
+    if isinstance(value, bool):
+        return value, None
+    return None, complaint("not_boolean", "must be true or false")
 
 
-def _check_date(_f: Field, value: Any) -> tuple[Any, str | None]:
-    if not isinstance(value, str):
-        return None, "must be a date (YYYY-MM-DD)"
-    try:
-        return dt.date.fromisoformat(value), None
-    except ValueError:
-        return None, "must be a date (YYYY-MM-DD)"
+def _check_date(_f: Field, value: Any) -> Checked:
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value), None
+        except ValueError:
+            pass
+    return None, complaint("not_date", "must be a date (YYYY-MM-DD)")
 
 
-def _check_time(_f: Field, value: Any) -> tuple[Any, str | None]:
+def _check_time(_f: Field, value: Any) -> Checked:
     if isinstance(value, str) and re.fullmatch(r"\d{2}:\d{2}(:\d{2})?", value):
         try:
             return dt.time.fromisoformat(value), None
         except ValueError:
             pass
-    return None, "must be a time of day (HH:MM)"
+    return None, complaint("not_time", "must be a time of day (HH:MM)")
 
 
-def _check_datetime(_f: Field, value: Any) -> tuple[Any, str | None]:
+def _check_datetime(_f: Field, value: Any) -> Checked:
     """An RFC 3339 date-time with an offset, returned in UTC."""
-    message = "must be a date-time with a time-zone offset (RFC 3339)"
+    bad = complaint("not_datetime", "must be a date-time with a time-zone offset (RFC 3339)")
     if not isinstance(value, str) or len(value) > 40:
-        return None, message
+        return None, bad
     try:
         parsed = dt.datetime.fromisoformat(value.replace("z", "Z"))
     except ValueError:
-        return None, message
+        return None, bad
     if parsed.tzinfo is None:
-        return None, message
+        return None, bad
     return parsed.astimezone(dt.UTC), None
 
 
-def _check_enum(f: Field, value: Any) -> tuple[Any, str | None]:
+def _check_enum(f: Field, value: Any) -> Checked:
     if not isinstance(value, str) or value not in f.choices:
-        return None, "must be one of " + ", ".join(f.choices)
+        message = "must be one of " + ", ".join(f.choices)
+        return None, complaint("choice", message, choices=list(f.choices))
     return value, None
 
 
-_CHECKS: dict[str, Callable[[Field, Any], tuple[Any, str | None]]] = {
+_CHECKS: dict[str, Callable[[Field, Any], Checked]] = {
     "str": _check_str,
     "int": _check_int,
     "bool": _check_bool,
@@ -124,17 +136,22 @@ _CHECKS: dict[str, Callable[[Field, Any], tuple[Any, str | None]]] = {
 }
 
 
+def _error(path: str, code: str, message: str, **params: Any) -> FieldError:
+    return {"field": path, **complaint(code, message, **params)}
+
+
 def validate(
     schema: Mapping[str, Field], data: Any, *, partial: bool = False, prefix: str = ""
 ) -> dict[str, Any]:
     """Return the cleaned values of ``data`` or raise :class:`ValidationFailed`.
 
-    With ``partial`` (PATCH-like updates) required fields may be absent.
+    With ``partial`` (PATCH-like updates) required fields may be absent. Every error names
+    its ``field``, a stable ``code`` and an English ``message``.
     """
     if not isinstance(data, dict):
-        raise ValidationFailed([{"field": prefix or "(body)", "message": "must be a JSON object"}])
+        raise ValidationFailed([_error(prefix or "(body)", "not_object", "must be a JSON object")])
     errors: list[FieldError] = [
-        {"field": prefix + str(key), "message": "unknown field"}
+        _error(prefix + str(key), "unknown_field", "unknown field")
         for key in data
         if key not in schema
     ]
@@ -143,7 +160,7 @@ def validate(
         path = prefix + name
         if name not in data:
             if f.required and not partial:
-                errors.append({"field": path, "message": "is required"})
+                errors.append(_error(path, "required", "is required"))
             continue
         try:
             clean[name] = _check_field(f, data[name], path, partial)
@@ -158,27 +175,28 @@ def _check_field(f: Field, value: Any, path: str, partial: bool) -> Any:
     if value is None:
         if f.nullable:
             return None
-        raise ValidationFailed([{"field": path, "message": "must not be null"}])
+        raise ValidationFailed([_error(path, "required", "must not be null")])
     if f.kind == "object":
         assert f.schema is not None
         if not isinstance(value, dict):
-            raise ValidationFailed([{"field": path, "message": "must be a JSON object"}])
+            raise ValidationFailed([_error(path, "not_object", "must be a JSON object")])
         return validate(f.schema, value, partial=partial, prefix=path + ".")
     if f.kind == "list":
         return _check_list(f, value, path, partial)
-    cleaned, message = _CHECKS[f.kind](f, value)
-    if message:
-        raise ValidationFailed([{"field": path, "message": message}])
+    cleaned, problem = _CHECKS[f.kind](f, value)
+    if problem:
+        raise ValidationFailed([{"field": path, **problem}])
     return cleaned
 
 
 def _check_list(f: Field, value: Any, path: str, partial: bool) -> list[Any]:
     assert f.item is not None
     if not isinstance(value, list):
-        raise ValidationFailed([{"field": path, "message": "must be a list"}])
+        raise ValidationFailed([_error(path, "not_list", "must be a list")])
     if not f.min_items <= len(value) <= f.max_items:
         message = f"must have {f.min_items} to {f.max_items} items"
-        raise ValidationFailed([{"field": path, "message": message}])
+        raise ValidationFailed([_error(path, "item_count", message, minimum=f.min_items,
+                                       maximum=f.max_items)])  # fmt: skip
     errors: list[FieldError] = []
     items = []
     for index, item in enumerate(value):

@@ -158,7 +158,15 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         )
         if not verify_password(stored, body["current_password"]):
             await throttle.failed(session.user.username, address)
-            raise invalid([{"field": "current_password", "message": "wrong password"}])
+            raise invalid(
+                [
+                    {
+                        "field": "current_password",
+                        "code": "wrong_password",
+                        "message": "wrong password",
+                    }
+                ]
+            )
         ended = await users.set_password(
             conn, actor(request), session.user.id, body["new_password"],
             field="new_password", keep_session=session.token_hash,
@@ -208,7 +216,7 @@ async def totp_confirm(request: web.Request) -> web.StreamResponse:
             request.app[REDIS], request.app[KEYS], session.user.id, row["totp_secret"], body["code"]
         ):
             raise Problem(422, "validation", "The request has invalid fields",
-                          errors=[{"field": "code", "message": "wrong code"}])  # fmt: skip
+                          errors=[{"field": "code", "code": "wrong_code", "message": "wrong code"}])  # fmt: skip
         await conn.execute("UPDATE users SET totp_enabled = true WHERE id = $1", session.user.id)
         await audit.record(
             conn, actor(request), "auth.totp_enrolled", "user", session.user.id, "security"
@@ -237,7 +245,7 @@ async def totp_remove(request: web.Request) -> web.StreamResponse:
             request.app[REDIS], request.app[KEYS], session.user.id, secret, body["code"]
         ):
             raise Problem(422, "validation", "The request has invalid fields",
-                          errors=[{"field": "code", "message": "wrong code"}])  # fmt: skip
+                          errors=[{"field": "code", "code": "wrong_code", "message": "wrong code"}])  # fmt: skip
         await conn.execute("UPDATE users SET totp_enabled = false, totp_secret = NULL WHERE id = $1",
                            session.user.id)  # fmt: skip
         await audit.record(

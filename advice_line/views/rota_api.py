@@ -79,12 +79,16 @@ def _check_timezone(data: dict[str, Any]) -> None:
         try:
             ZoneInfo(data["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            raise invalid([{"field": "timezone", "message": "unknown time zone"}]) from None
+            raise invalid(
+                [{"field": "timezone", "code": "unknown_time_zone", "message": "unknown time zone"}]
+            ) from None
 
 
 def _check_interval(data: dict[str, Any], start: str, end: str) -> None:
     if data[end] <= data[start]:
-        raise invalid([{"field": end, "message": f"must be after {start}"}])
+        raise invalid(
+            [{"field": end, "code": "end_before_start", "message": f"must be after {start}"}]
+        )
 
 
 async def _rota_response(request: web.Request, rota: Rota, status: int = 200) -> web.Response:
@@ -221,9 +225,25 @@ async def add_override(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, OVERRIDE_SCHEMA)
     _check_interval(body, "start", "end")
     if body["kind"] == "add" and body.get("replaces_id") is not None:
-        raise invalid([{"field": "replaces_id", "message": "extra cover replaces nobody"}])
+        raise invalid(
+            [
+                {
+                    "field": "replaces_id",
+                    "code": "add_replaces_nobody",
+                    "message": "extra cover replaces nobody",
+                }
+            ]
+        )
     if body.get("replaces_id") == body["clinician_id"]:
-        raise invalid([{"field": "replaces_id", "message": "cannot replace oneself"}])
+        raise invalid(
+            [
+                {
+                    "field": "replaces_id",
+                    "code": "replaces_oneself",
+                    "message": "cannot replace oneself",
+                }
+            ]
+        )
     async with request.app[DB].acquire() as conn:
         rota, _ = await rota_store.add_override(
             conn, actor(request), int_param(request, "rota_id"), body
@@ -251,7 +271,9 @@ async def add_swap(request: web.Request) -> web.StreamResponse:
     _check_interval(body, "first_start", "first_end")
     _check_interval(body, "second_start", "second_end")
     if body["first_id"] == body["second_id"]:
-        raise invalid([{"field": "second_id", "message": "must differ from first_id"}])
+        raise invalid(
+            [{"field": "second_id", "code": "same_person", "message": "must differ from first_id"}]
+        )
     async with request.app[DB].acquire() as conn:
         rota, _ = await rota_store.add_swap(
             conn, actor(request), int_param(request, "rota_id"), body

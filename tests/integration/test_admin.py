@@ -27,7 +27,9 @@ async def test_admin_creates_an_organisation(client, login_as, db):
         "/api/v1/organisations", json={"name": "Ny praksis", "kind": "hospital"}
     )
     assert duplicate.status == 409
-    assert (await duplicate.json())["errors"] == [{"field": "name", "message": "is taken"}]
+    assert (await duplicate.json())["errors"] == [
+        {"field": "name", "code": "taken", "message": "is taken"}
+    ]
     listed = await (await client.get("/api/v1/organisations?kind=gp_practice")).json()
     assert [o["name"] for o in listed["organisations"]] == ["Ny praksis"]
     assert (await client.get("/api/v1/organisations?kind=zoo")).status == 400

@@ -127,7 +127,9 @@ async def test_overlapping_overrides_for_one_clinician_are_refused(client, team,
     second = {**first, "start": "2026-11-02T11:00:00Z", "end": "2026-11-02T13:00:00Z"}
     response = await client.post(f"/api/v1/rotas/{rota['id']}/overrides", json=second)
     assert response.status == 422
-    assert "overlap" in (await response.json())["errors"][0]["message"]
+    error = (await response.json())["errors"][0]
+    assert error["code"] == "overlap" and error["clinician"] == ids[0]
+    assert "overlap" in error["message"]
     assert await db.fetchval("SELECT count(*) FROM rota_overrides") == 1
 
 

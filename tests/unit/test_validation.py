@@ -13,6 +13,13 @@ from advice_line.validation import Field, ValidationFailed, validate
 
 
 def errors_of(schema: dict[str, Field], data: Any, **kwargs: Any) -> list[dict[str, str]]:
+    """The errors as (field, message) pairs; codes are checked by their own tests."""
+    return [
+        {"field": e["field"], "message": e["message"]} for e in full_errors(schema, data, **kwargs)
+    ]
+
+
+def full_errors(schema: dict[str, Field], data: Any, **kwargs: Any) -> list[dict[str, Any]]:
     with pytest.raises(ValidationFailed) as caught:
         validate(schema, data, **kwargs)
     return caught.value.errors
@@ -258,7 +265,7 @@ def test_validate_returns_schema_keys_or_raises_validation_failed(body: Any, par
     if isinstance(outcome, ValidationFailed):
         assert outcome.errors
         for error in outcome.errors:
-            assert set(error) == {"field", "message"}
+            assert {"field", "code", "message"} <= set(error)
             assert error["message"]
     else:
         assert isinstance(outcome, dict)
@@ -321,3 +328,36 @@ def test_list_items_are_checked_with_indexed_paths():
     for bad in ({"days": []}, {"days": list(range(8))}, {"days": "0,1"}):
         with pytest.raises(ValidationFailed):
             validate(schema, bad)
+
+
+# Stable codes, for clients that translate the errors -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schema", "data", "expected"),
+    [
+        ({"f": Field("str")}, {"f": 1}, {"code": "not_string"}),
+        ({"f": Field("str", min_length=1)}, {"f": " "}, {"code": "required"}),
+        ({"f": Field("str", min_length=10)}, {"f": "short"}, {"code": "too_short", "limit": 10}),
+        ({"f": Field("str", max_length=3)}, {"f": "long"}, {"code": "too_long", "limit": 3}),
+        ({"f": Field("str", pattern=r"\d+")}, {"f": "x"}, {"code": "format"}),
+        ({"f": Field("int", minimum=1)}, {"f": 0}, {"code": "too_small", "limit": 1}),
+        ({"f": Field("int", maximum=5)}, {"f": 6}, {"code": "too_large", "limit": 5}),
+        ({"f": Field("int")}, {"f": True}, {"code": "not_integer"}),
+        ({"f": Field("bool")}, {"f": "yes"}, {"code": "not_boolean"}),
+        ({"f": Field("date")}, {"f": "x"}, {"code": "not_date"}),
+        ({"f": Field("time")}, {"f": "x"}, {"code": "not_time"}),
+        ({"f": Field("datetime")}, {"f": "x"}, {"code": "not_datetime"}),
+        ({"f": Field("enum", choices=("a", "b"))}, {"f": "c"}, {"code": "choice", "choices": ["a", "b"]}),
+        ({"f": Field("str", required=True)}, {}, {"code": "required"}),
+        ({"f": Field("str")}, {"g": 1}, {"code": "unknown_field"}),
+        ({"f": Field("int")}, {"f": None}, {"code": "required"}),
+        ({"f": Field("list", item=Field("int"))}, {"f": 1}, {"code": "not_list"}),
+        ({"f": Field("list", item=Field("int"), min_items=1)}, {"f": []},
+         {"code": "item_count", "minimum": 1, "maximum": 100}),
+        ({"f": Field("object", schema={})}, {"f": 1}, {"code": "not_object"}),
+    ],
+)  # fmt: skip
+def test_every_error_has_a_stable_code(schema, data, expected):
+    (error,) = full_errors(schema, data)
+    assert {k: v for k, v in error.items() if k not in ("field", "message")} == expected

@@ -85,38 +85,56 @@ export function errorText(error) {
   return t("error.generic");
 }
 
-// The server's field messages are English and stable; show them in the page's language.
-const FIELD_MESSAGES = [
-  [/^(is required|must not be empty|must not be null)$/, "validation.required"],
+// Every field error from the server has a stable code; show it in the page's language.
+const CODE_KEYS = {
+  required: "validation.required",
+  too_short: "validation.min_length",
+  too_long: "validation.max_length",
+  not_integer: "validation.number",
+  too_small: "validation.minimum",
+  too_large: "validation.maximum",
+  not_date: "validation.date",
+  not_time: "validation.time",
+  not_datetime: "validation.datetime",
+  choice: "validation.choice",
+  format: "validation.format",
+  not_string: "validation.invalid",
+  not_boolean: "validation.invalid",
+  not_object: "validation.invalid",
+  not_list: "validation.invalid",
+  unknown_field: "validation.invalid",
+  invalid: "validation.invalid",
+  limitations_needed: "validation.treatment_limitations",
+  dnr_decider_needed: "validation.dnr_decided_by",
+  gp_practice_unknown: "validation.gp_practice",
+  reference_taken: "validation.reference_taken",
+  tier_needed: "validation.tier_needed",
+  tier_only_advisors: "validation.tier_only_advisors",
+  organisation_needed: "validation.organisation_needed",
+  nurse_home_care: "validation.nurse_home_care",
+  organisation_unknown: "validation.organisation_unknown",
+  end_before_start: "validation.end_before_start",
+  wrong_password: "validation.wrong_password",
+};
+const TAKEN_KEYS = { username: "validation.username_taken", name: "validation.organisation_taken" };
+// Password rules arrive as one code; their wording tells which rule.
+const PASSWORD_MESSAGES = [
   [/^must be at least (\d+) characters$/, "validation.min_length"],
   [/^must be at most (\d+) characters$/, "validation.max_length"],
-  [/^must be a whole number$/, "validation.number"],
-  [/^must be at least (\d+)$/, "validation.minimum"],
-  [/^must be at most (\d+)$/, "validation.maximum"],
-  [/^must be a date/, "validation.date"],
-  [/^must be one of /, "validation.choice"],
-  [/^(must be a string|must be true or false|unknown field|must not contain NUL characters)$/,
-    "validation.invalid"],
-  [/^say what the limitations are$/, "validation.treatment_limitations"],
-  [/^say who decided against resuscitation$/, "validation.dnr_decided_by"],
-  [/^no such GP practice$/, "validation.gp_practice"],
-  [/^another patient has this reference$/, "validation.reference_taken"],
-  [/^an advisor needs a tier$/, "validation.tier_needed"],
-  [/^only advisors have a tier$/, "validation.tier_only_advisors"],
-  [/^this role needs an organisation$/, "validation.organisation_needed"],
-  [/^nurses belong to a home-care organisation$/, "validation.nurse_home_care"],
-  [/^no such organisation$/, "validation.organisation_unknown"],
   [/^must not start or end with spaces$/, "validation.password_spaces"],
 ];
 
-/** A field error in the page's language (unknown messages are shown as they came). */
-export function fieldMessage(field, message) {
-  if (field === "username" && message === "has an invalid format") return t("validation.username_format");
-  if (message === "has an invalid format") return t("validation.format");
-  for (const [pattern, key] of FIELD_MESSAGES) {
-    const match = pattern.exec(message);
-    if (match) return t(key, { n: match[1] });
+/** A field error in the page's language (an unknown code is shown as the server wrote it). */
+export function fieldMessage({ field, code, message, limit }) {
+  if (code === "format" && field === "username") return t("validation.username_format");
+  if (code === "taken") return t(TAKEN_KEYS[field] || "validation.taken");
+  if (code === "password_rule") {
+    for (const [pattern, key] of PASSWORD_MESSAGES) {
+      const match = pattern.exec(message);
+      if (match) return t(key, { n: match[1] });
+    }
   }
+  if (CODE_KEYS[code]) return t(CODE_KEYS[code], { n: limit });
   return message;
 }
 
@@ -135,13 +153,14 @@ export function clearFieldErrors(form) {
 export function showFieldErrors(form, error) {
   clearFieldErrors(form);
   let first = null;
-  for (const { field, message } of error.problem?.errors || []) {
+  for (const item of error.problem?.errors || []) {
+    const { field } = item;
     const inputs = form.querySelectorAll(`[name="${CSS.escape(field)}"]`);
     if (!inputs.length) continue;
     const note = document.createElement("p");
     note.className = "field-error";
     note.id = `${field}-error`;
-    note.textContent = fieldMessage(field, message);
+    note.textContent = item.translated || fieldMessage(item);
     for (const input of inputs) {
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", note.id);

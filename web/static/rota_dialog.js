@@ -2,7 +2,7 @@
 // ("replace"), or put someone on duty where nobody is ("add", from a coverage gap).
 // Times are edited as Danish wall-clock time and sent as RFC 3339 with Danish offsets.
 
-import { api, clearFieldErrors, errorText, flash, showFieldErrors, t } from "./app.js";
+import { api, clearFieldErrors, errorText, fieldMessage, flash, showFieldErrors, t } from "./app.js";
 import { el, showState, whileBusy } from "./dom.js";
 import * as time from "./rota_time.js";
 
@@ -108,16 +108,16 @@ function nameOf(id) {
     ?? session.item.clinicians?.find((c) => c.id === Number(id))?.name ?? "?";
 }
 
-/** The service's (English, stable) messages about overrides, for people. */
-function rotaMessage({ field, message }) {
-  const overlap = /overlap for clinician (\d+)$/.exec(message);
-  if (overlap) return t("rota.error.overlap", { name: nameOf(overlap[1]) });
+/** The service's errors about overrides, by their stable codes, for people. */
+function rotaMessage(error) {
+  const { field, code, clinician } = error;
+  if (code === "overlap") return t("rota.error.overlap", { name: nameOf(clinician) });
   if (field === "rota") return t("rota.error.rota");
-  if (/^user \d+ is not an active advisor/.test(message)) return t("rota.error.not_in_tier");
-  if (/^must be after /.test(message)) return t("rota.error.end_after_start");
-  if (message === "cannot replace oneself") return t("rota.error.replace_self");
-  if (/^must be a date-time/.test(message)) return t("rota.error.datetime");
-  return message; // showFieldErrors translates the general ones
+  if (code === "not_advisor_of_tier") return t("rota.error.not_in_tier");
+  if (code === "end_before_start") return t("rota.error.end_after_start");
+  if (code === "replaces_oneself") return t("rota.error.replace_self");
+  if (code === "not_datetime") return t("rota.error.datetime");
+  return fieldMessage(error);
 }
 
 function showErrors(error) {
@@ -126,10 +126,10 @@ function showErrors(error) {
     showAlert(errorText(error));
     return;
   }
-  const translated = errors.map((e) => ({ field: e.field, message: rotaMessage(e) }));
+  const translated = errors.map((e) => ({ field: e.field, translated: rotaMessage(e) }));
   const onForm = translated.filter((e) => form.querySelector(`[name="${CSS.escape(e.field)}"]`));
   const general = translated.filter((e) => !onForm.includes(e));
-  showAlert(general.map((e) => e.message).join(" "));
+  showAlert(general.map((e) => e.translated).join(" "));
   if (onForm.length) {
     showFieldErrors(form, { ...error, problem: { ...error.problem, errors: onForm } });
     return;
@@ -162,7 +162,7 @@ form.addEventListener("submit", async (event) => {
   const { mode, item } = session;
   const rotaId = mode === "replace" ? item.rota_id : Number(rotaSelect.value);
   if (!rotaId) {
-    showFieldErrors(form, { problem: { errors: [{ field: "rota_id", message: "is required" }] } });
+    showFieldErrors(form, { problem: { errors: [{ field: "rota_id", code: "required" }] } });
     return;
   }
   const body = readBody();
