@@ -164,9 +164,10 @@ async def queue_position(conn: asyncpg.Connection, consultation: dict[str, Any])
 
 
 async def care_plan(
-    conn: asyncpg.Connection, patient_id: int, actor: audit.Actor, reason: str
+    conn: asyncpg.Connection, patient_id: int, actor: audit.Actor | list[audit.Actor], reason: str
 ) -> dict[str, Any]:
-    """The patient's care-plan summary for the people of a consultation; audited as a read."""
+    """The patient's care-plan summary for the people of a consultation; one audited read per
+    reader (several readers: one round trip)."""
     found = await conn.fetchrow(
         """SELECT p.id, p.reference, p.name, p.diagnosis_group, p.treatment_level,
                   p.treatment_limitations, p.dnr, p.dnr_decided_by, p.dnr_decided_on, p.living_will,
@@ -175,7 +176,8 @@ async def care_plan(
         patient_id,
     )
     assert found is not None
-    await audit.record(
-        conn, actor, "patient.read", "patient", patient_id, reason, patient_id=patient_id
+    readers = actor if isinstance(actor, list) else [actor]
+    await audit.record_many(
+        conn, readers, "patient.read", "patient", patient_id, reason, patient_id=patient_id
     )
     return dict(found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -49,7 +50,7 @@ def _build(kind: Any, data: Any) -> Any:
         assert len(options) == 1, f"unsupported union {kind}"
         return _build(options[0], data)
     if dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
+        hints = _hints(typing.cast(Any, kind))
         values = {f.name: _build(hints[f.name], data[f.name])
                   for f in dataclasses.fields(kind) if f.name in data}  # fmt: skip
         return typing.cast(Any, kind)(**values)
@@ -68,3 +69,9 @@ def _build(kind: Any, data: Any) -> Any:
     if kind is typing.Any or kind is object:
         return data
     return data
+
+
+@functools.cache
+def _hints(kind: Any) -> dict[str, Any]:
+    """A dataclass's type hints, evaluated once (they are strings under PEP 563)."""
+    return typing.get_type_hints(kind)

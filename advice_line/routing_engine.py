@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,8 @@ log = structlog.get_logger("advice_line.routing")
 
 TIMER_POLL = 0.1
 Clock = Callable[[], dt.datetime]
+#: Told of every committed change to a consultation, after its messages are sent.
+Observer = Callable[[Consultation], Awaitable[None]]
 
 
 def utc_now() -> dt.datetime:
@@ -127,6 +129,8 @@ class RoutingEngine:
         self.rotas = RotaCache()
         self.wakeup = asyncio.Event()
         self.fallback = fallback or {}
+        self.observers: list[Observer] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     # One step -----------------------------------------------------------------------
 
@@ -159,47 +163,62 @@ class RoutingEngine:
     ) -> dict[int, dict[str, Any]]:
         """What each newly offered advisor sees; each is an audited read of the care plan."""
         row = await consultations.row(conn, machine.id)
-        payloads = {}
-        for action in actions:
-            advisors = action.advisors if isinstance(action, Offer) else (action.advisor,)
-            for advisor in advisors:
-                who = audit.Actor(advisor, f"advisor:{advisor}")
-                plan = await consultations.care_plan(
-                    conn, machine.patient, who, f"consultation {machine.id} offered"
-                )
-                payloads[advisor] = {"isbar": row["isbar"], "care_plan": plan}
-        return payloads
+        everyone = [
+            advisor
+            for action in actions
+            for advisor in (action.advisors if isinstance(action, Offer) else (action.advisor,))
+        ]
+        readers = [audit.Actor(a, f"advisor:{a}") for a in everyone]
+        plan = await consultations.care_plan(
+            conn, machine.patient, readers, f"consultation {machine.id} offered"
+        )
+        return {advisor: {"isbar": row["isbar"], "care_plan": plan} for advisor in everyone}
 
     # Sending what was decided ---------------------------------------------------------
 
     async def deliver(self, outcome: Outcome) -> None:
-        """Carry out the messages of a committed step; a failure is logged, never raised."""
+        """Carry out the messages of a committed step; a failure is logged, never raised.
+
+        All of a step's WebSocket messages go out in one Redis round trip."""
         machine = outcome.consultation
         try:
+            messages: list[tuple[int, dict[str, Any]]] = []
             for action in outcome.actions:
-                await self._deliver_one(machine, action, outcome)
+                messages += self._messages_for(machine, action, outcome)
             if outcome.actions:
-                await self._broadcast_update(machine)
+                update = {
+                    "v": 1,
+                    "type": "consultation.updated",
+                    "consultation": self.summary(machine),
+                }
+                messages += [
+                    (u, update) for u in {machine.nurse, *machine.participants, *machine.offered}
+                ]
+            await self.bus.send_many(messages)
+            if outcome.actions:
+                for observer in self.observers:  # e.g. the call relay ends a call that ended
+                    await observer(machine)
         except Exception:
             log.exception("routing.delivery_failed", consultation=machine.id)
 
-    async def _deliver_one(self, machine: Consultation, action: Action, outcome: Outcome) -> None:
+    def _messages_for(
+        self, machine: Consultation, action: Action, outcome: Outcome
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The WebSocket messages an action stands for; notices go to the senders."""
         if isinstance(action, Offer):
-            for advisor in action.advisors:
-                await self.bus.send(advisor, {
-                    "v": 1, "type": "consultation.ringing", "consultation": self.summary(machine),
-                    "tier": TIER_NAMES_BY_NUMBER.get(action.tier), **outcome.rings.get(advisor, {}),
-                })  # fmt: skip
-        elif isinstance(action, Withdraw):
-            for advisor in action.advisors:
-                await self.bus.send(advisor, {"v": 1, "type": "consultation.withdrawn",
-                                              "consultation_id": machine.id, "reason": action.reason})  # fmt: skip
-        elif isinstance(action, Join):
-            await self.bus.send(action.advisor, {
+            return [(advisor, {
+                "v": 1, "type": "consultation.ringing", "consultation": self.summary(machine),
+                "tier": TIER_NAMES_BY_NUMBER.get(action.tier), **outcome.rings.get(advisor, {}),
+            }) for advisor in action.advisors]  # fmt: skip
+        if isinstance(action, Withdraw):
+            return [(advisor, {"v": 1, "type": "consultation.withdrawn", "consultation_id": machine.id,
+                               "reason": action.reason}) for advisor in action.advisors]  # fmt: skip
+        if isinstance(action, Join):
+            return [(action.advisor, {
                 "v": 1, "type": "consultation.joined", "consultation": self.summary(machine),
                 **outcome.rings.get(action.advisor, {}),
-            })  # fmt: skip
-        elif isinstance(action, Wake):
+            })]  # fmt: skip
+        if isinstance(action, Wake):
             for advisor in action.advisors:
                 self.senders.dispatch(Notice("wake", advisor, {"consultation_id": machine.id,
                                                                   "tier": action.tier}))  # fmt: skip
@@ -213,7 +232,8 @@ class RoutingEngine:
             if action.status == "fallback":
                 # What to do now while the call waits: set by the operator (ADVICE_LINE_FALLBACK_*).
                 message["instructions"] = self.fallback
-            await self.bus.send(machine.nurse, message)
+            return [(machine.nurse, message)]
+        return []
 
     def summary(self, machine: Consultation) -> dict[str, Any]:
         return {
@@ -222,39 +242,43 @@ class RoutingEngine:
             "participants": list(machine.participants), "version": machine.version,
         }  # fmt: skip
 
-    async def _broadcast_update(self, machine: Consultation) -> None:
-        message = {"v": 1, "type": "consultation.updated", "consultation": self.summary(machine)}
-        for user in {machine.nurse, *machine.participants, *machine.offered}:
-            await self.bus.send(user, message)
-
     # Entry points ----------------------------------------------------------------------
 
     async def act(self, consultation_id: int, event: Event, actor: audit.Actor) -> Consultation:
         """Apply one event from a person (accept, decline, escalate, cancel ...)."""
-        async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                machine = await consultations.lock(conn, consultation_id)
-                assert machine is not None
-                outcome = await self.step(conn, machine, event, actor)
-            await self.deliver(outcome)
+        async with self.pool.acquire() as conn, conn.transaction():
+            machine = await consultations.lock(conn, consultation_id)
+            assert machine is not None
+            outcome = await self.step(conn, machine, event, actor)
+        await self.deliver(outcome)  # the connection is back in the pool meanwhile
+        self._offer_waiting_calls_to_freed(machine, outcome.consultation)
         return outcome.consultation
+
+    def _offer_waiting_calls_to_freed(self, before: Consultation, after: Consultation) -> None:
+        """Advisors no longer ringing for or in this call may take a waiting one (in the
+        background: the request that freed them does not wait for it)."""
+        still = set() if after.state.final else after.offered | set(after.participants)
+        freed = (before.offered | set(before.participants)) - still
+        for advisor in freed:
+            task = asyncio.create_task(self.advisor_available(advisor), name="offer-waiting")
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     async def open(self, nurse: SessionUser, actor: audit.Actor, body: dict[str, Any]) -> int:
         """Create a consultation for one of the nurse's patients and route it; returns its id."""
-        async with self.pool.acquire() as conn:
-            async with conn.transaction():
-                org = await conn.fetchval(
-                    "SELECT organisation_id FROM patients WHERE id = $1", body["patient_id"]
-                )
-                if org is None or org != nurse.organisation_id:
-                    raise not_found(f"patient {body['patient_id']}")
-                machine = new_consultation(
-                    await consultations.next_id(conn), nurse.id, body["patient_id"],
-                    Urgency(body["urgency"]), Channel(body["channel"]), self.clock(),
-                )  # fmt: skip
-                await consultations.insert(conn, machine, org, body["isbar"])
-                outcome = await self.step(conn, machine, Start(), actor)
-            await self.deliver(outcome)
+        async with self.pool.acquire() as conn, conn.transaction():
+            org = await conn.fetchval(
+                "SELECT organisation_id FROM patients WHERE id = $1", body["patient_id"]
+            )
+            if org is None or org != nurse.organisation_id:
+                raise not_found(f"patient {body['patient_id']}")
+            machine = new_consultation(
+                await consultations.next_id(conn), nurse.id, body["patient_id"],
+                Urgency(body["urgency"]), Channel(body["channel"]), self.clock(),
+            )  # fmt: skip
+            await consultations.insert(conn, machine, org, body["isbar"])
+            outcome = await self.step(conn, machine, Start(), actor)
+        await self.deliver(outcome)
         log.info(
             "consultation.requested",
             consultation=machine.id,
@@ -277,6 +301,11 @@ class RoutingEngine:
             if advisor in after.offered:
                 return  # they are offered the head of the queue; the rest waits its turn
 
+    async def drain(self, within: float = 5.0) -> None:
+        """Wait (a bounded time) for background offers still running, e.g. at shutdown."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=within)
+
     async def fire_due_timers(self) -> int:
         """Fire every timer that is due now (on this node); returns how many fired."""
         fired = 0
@@ -298,6 +327,7 @@ class RoutingEngine:
                     fired += 1
                 if outcome is not None:
                     await self.deliver(outcome)
+                    self._offer_waiting_calls_to_freed(machine, outcome.consultation)
         return fired
 
     async def run_timers(self) -> None:

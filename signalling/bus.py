@@ -39,6 +39,15 @@ class UserBus:
         """Deliver ``message`` (one protocol envelope) to every connection of ``user_id``."""
         await self.redis.publish(self.channel(user_id), json.dumps(message, default=str))
 
+    async def send_many(self, messages: list[tuple[int, dict[str, Any]]]) -> None:
+        """Deliver several messages in one Redis round trip (in order)."""
+        if not messages:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, message in messages:
+                pipe.publish(self.channel(user_id), json.dumps(message, default=str))
+            await pipe.execute()
+
     async def _deliver(self, channel: str, data: str) -> None:
         user_id = int(channel[len(self.prefix) :])
         for conn in self.registry.for_user(user_id):

@@ -24,6 +24,11 @@ class Presence:
         self.key = key
         self.node = node
         self.ttl_ms = int(ttl_seconds * 1000)
+        # One round trip however many advisors are asked about (routing asks on every step).
+        self._count = redis.register_script(
+            "local n = {} for i, k in ipairs(KEYS) do "
+            "n[i] = redis.call('ZCOUNT', k, ARGV[1], '+inf') end return n"
+        )
 
     def _member(self, connection: int) -> str:
         return f"{self.node}:{connection}"
@@ -46,8 +51,5 @@ class Presence:
         ids = list(user_ids)
         if not ids:
             return frozenset()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id in ids:
-                pipe.zcount(self.key(user_id), now_ms, "+inf")
-            counts = await pipe.execute()
+        counts = await self._count(keys=[self.key(u) for u in ids], args=[now_ms])
         return frozenset(user_id for user_id, n in zip(ids, counts, strict=True) if n)

@@ -25,15 +25,22 @@ class Connection:
 class ConnectionRegistry:
     def __init__(self) -> None:
         self._connections: dict[int, Connection] = {}
+        self._by_user: dict[int, dict[int, Connection]] = {}
         self._ids = itertools.count(1)
 
     def add(self, ws: web.WebSocketResponse, user_id: int, session_hash: str) -> Connection:
         conn = Connection(next(self._ids), ws, user_id, session_hash)
         self._connections[conn.id] = conn
+        self._by_user.setdefault(user_id, {})[conn.id] = conn
         return conn
 
     def remove(self, conn: Connection) -> None:
         self._connections.pop(conn.id, None)
+        mine = self._by_user.get(conn.user_id)
+        if mine is not None:
+            mine.pop(conn.id, None)
+            if not mine:
+                del self._by_user[conn.user_id]
 
     def __len__(self) -> int:
         return len(self._connections)
@@ -42,7 +49,7 @@ class ConnectionRegistry:
         return list(self._connections.values())
 
     def for_user(self, user_id: int) -> list[Connection]:
-        return [c for c in self._connections.values() if c.user_id == user_id]
+        return list(self._by_user.get(user_id, {}).values())
 
     def session_hashes(self) -> set[str]:
         return {c.session_hash for c in self._connections.values()}

@@ -16,9 +16,12 @@ ISBAR = {"situation": "Uro og smerter", "background": "KOL", "assessment": "TOBS
 
 
 @pytest.fixture
-async def world(aiohttp_server, settings, make_user, make_org, db):
-    """A server with fast ring timers, a nurse with a DNR patient, and advisors per tier."""
-    fast = settings.replace(ring_seconds=(1.0, 1.0, 1.0), wake_grace_seconds=0.5, retry_seconds=0.5)
+async def world(request, aiohttp_server, settings, make_user, make_org, db):
+    """A server with fast ring timers, a nurse with a DNR patient, and advisors per tier
+    (a test may change settings with ``@pytest.mark.parametrize("world", [{...}], indirect=True)``)."""
+    changes = {"ring_seconds": (1.0, 1.0, 1.0), "wake_grace_seconds": 0.5, "retry_seconds": 0.5}
+    changes.update(getattr(request, "param", {}))
+    fast = settings.replace(**changes)
     app = create_app(fast)
     alerts, wakes = RecordingSender(), RecordingSender()
     server = await aiohttp_server(app)
@@ -312,3 +315,18 @@ async def test_an_advisor_sees_their_own_presence_duty_and_state(world):
     await senior.call("PUT", "/api/v1/presence", json={"status": "away"})
     assert (await senior.call("GET", "/api/v1/presence"))[1]["status"] == "away"
     assert (await world["nurse"].call("GET", "/api/v1/presence"))[0] == 403
+
+
+@pytest.mark.parametrize("world", [{"retry_seconds": 120.0}], indirect=True)
+async def test_a_waiting_call_rings_the_advisor_the_moment_they_are_free(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    first = await ask(world)
+    await senior.wait_for("consultation.ringing", consultation__id=first["id"])
+    await senior.call("POST", f"/api/v1/consultations/{first['id']}/accept")
+    second = await ask(world)
+    assert second["state"] == "queued", "the only advisor is busy"
+    await senior.call("POST", f"/api/v1/consultations/{first['id']}/end")
+    await senior.call("POST", f"/api/v1/consultations/{first['id']}/wrap-up-done")
+    # Not the two-minute retry: the advisor is offered the waiting call as soon as they are free.
+    await senior.wait_for("consultation.ringing", within=3, consultation__id=second["id"])
