@@ -42,6 +42,8 @@ from escalation.model import (
     CancelTimers,
     Channel,
     Consultation,
+    Decline,
+    Escalate,
     EscalationError,
     Event,
     Join,
@@ -69,6 +71,10 @@ from signalling.presence import Presence
 log = structlog.get_logger("advice_line.routing")
 
 TIMER_POLL = 0.1
+#: Advisory lock that serialises the routing steps that can make offers (an arbitrary key).
+ROUTING_LOCK_KEY = 0x524F5554  # "ROUT"
+#: The events whose decision may offer the call to someone.
+ROUTING_EVENTS = (Start, Decline, RingTimeout, WakeTimeout, RetryEvent, AdvisorAvailable, Escalate)
 Clock = Callable[[], dt.datetime]
 #: Told of every committed change to a consultation, after its messages are sent.
 Observer = Callable[[Consultation], Awaitable[None]]
@@ -138,6 +144,10 @@ class RoutingEngine:
         self, conn: asyncpg.Connection, machine: Consultation, event: Event, actor: audit.Actor
     ) -> Outcome:
         """Decide and store one event for a locked consultation (inside a transaction)."""
+        if isinstance(event, ROUTING_EVENTS):
+            # Steps that may ring someone take turns (on every node): otherwise two of them
+            # could both see an advisor free and ring them for two calls at once.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", ROUTING_LOCK_KEY)
         now = self.clock()
         situation = await build_situation(conn, self.rotas, self.presence, machine.patient, now)
         decision = core.decide(machine, event, situation, self.policy, now)

@@ -330,3 +330,12 @@ async def test_a_waiting_call_rings_the_advisor_the_moment_they_are_free(world):
     await senior.call("POST", f"/api/v1/consultations/{first['id']}/wrap-up-done")
     # Not the two-minute retry: the advisor is offered the waiting call as soon as they are free.
     await senior.wait_for("consultation.ringing", within=3, consultation__id=second["id"])
+
+
+async def test_simultaneous_calls_never_ring_one_advisor_twice(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    calls = await asyncio.gather(*(ask(world) for _ in range(4)))
+    rung = [c for c in calls if senior.id in c["offered"]]
+    assert len(rung) == 1, [c["state"] for c in calls]
+    assert sorted(c["state"] for c in calls) == ["queued", "queued", "queued", "ringing"]
