@@ -32,11 +32,20 @@ class _Entry:
 class RotaCache:
     def __init__(self) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._checked: tuple[int, dt.datetime, str] | None = None
+
+    async def _generation(self, conn: asyncpg.Connection, at: dt.datetime) -> str:
+        """Which version of the rotas is current; asked once per step (same connection and
+        instant), not once per tier."""
+        if self._checked is None or self._checked[:2] != (id(conn), at):
+            generation = await conn.fetchval(
+                "SELECT coalesce(max(updated_at)::text, '') || '/' || count(*) FROM rotas"
+            )
+            self._checked = (id(conn), at, str(generation))
+        return self._checked[2]
 
     async def on_duty(self, conn: asyncpg.Connection, tier: str, at: dt.datetime) -> frozenset[int]:
-        generation = await conn.fetchval(
-            "SELECT coalesce(max(updated_at)::text, '') || '/' || count(*) FROM rotas"
-        )
+        generation = await self._generation(conn, at)
         entry = self._entries.get(tier)
         if entry is None or entry.generation != generation or not entry.start <= at < entry.end:
             rotas = await rota_store.load_rotas(conn, tier=tier)
