@@ -22,6 +22,7 @@ from aiohttp import web
 from advice_line import sessions
 from advice_line.appkeys import (
     BUS,
+    CALLS,
     CATALOGUE,
     CONNECTIONS,
     DB,
@@ -37,6 +38,7 @@ from advice_line.appkeys import (
     THROTTLE,
 )
 from advice_line.background import running
+from advice_line.call_relay import CallRelay, ice_config
 from advice_line.http import problems, request_context, security_headers, session_middleware
 from advice_line.i18n import Catalogue
 from advice_line.metrics import Metrics
@@ -52,6 +54,7 @@ from advice_line.views import (
     admin_api,
     auth_api,
     calendar_api,
+    calls_api,
     commitments_api,
     consultations_api,
     pages,
@@ -64,6 +67,7 @@ from advice_line.ws import websocket
 from signalling.bus import UserBus
 from signalling.presence import Presence
 from signalling.registry import ConnectionRegistry
+from signalling.rooms import CallRooms
 
 log = structlog.get_logger("advice_line.app")
 
@@ -125,7 +129,25 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
         ("presence-refresh", refresh_presence),
     ):
         yield
+    await app[ROUTING].drain()
     await app[SENDERS].drain()
+
+
+async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The WebRTC call relay: told of consultation changes, its memberships kept alive."""
+    settings = app[SETTINGS]
+    # Like presence: a membership stays for two heartbeats after its last refresh.
+    rooms = CallRooms(
+        app[REDIS], app[KEYS].call_members, app[NODE_ID], settings.ws_heartbeat_seconds * 2
+    )
+    app[CALLS] = relay = CallRelay(app[DB], rooms, app[BUS], ice_config(settings))
+    app[ROUTING].observers.append(relay.consultation_changed)
+
+    async def refresh() -> None:
+        await relay.run_refresh(settings.ws_heartbeat_seconds)
+
+    async with running(("call-refresh", refresh)):
+        yield
 
 
 async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -173,7 +195,7 @@ def create_app(settings: Settings) -> web.Application:
     # Versioned static URLs (?v=<hash>), so browsers never run a stale script after an upgrade.
     env.globals["static"] = lambda name: str(app.router["static"].url_for(filename=name))
     app.cleanup_ctx.extend(
-        [stores_ctx, connections_ctx, routing_ctx, revocation_ctx, session_purge_ctx]
+        [stores_ctx, connections_ctx, routing_ctx, calls_ctx, revocation_ctx, session_purge_ctx]
     )
     app.on_shutdown.append(_on_shutdown)
     for table in (
@@ -182,6 +204,7 @@ def create_app(settings: Settings) -> web.Application:
         patients_api.routes,
         rota_api.routes,
         calendar_api.routes,
+        calls_api.routes,
         commitments_api.routes,
         consultations_api.routes,
         admin_api.routes,

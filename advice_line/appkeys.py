@@ -52,3 +52,8 @@ if TYPE_CHECKING:
     from advice_line.web_push import WebPush
 
 WEB_PUSH: web.AppKey[WebPush] = web.AppKey("web_push")
+
+if TYPE_CHECKING:
+    from advice_line.call_relay import CallRelay
+
+CALLS: web.AppKey[CallRelay] = web.AppKey("calls")

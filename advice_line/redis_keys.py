@@ -27,6 +27,11 @@ class RedisKeys:
         """Sorted set of a user's live connections (member: node:connection, score: expiry ms)."""
         return f"{self.prefix}presence:online:{user_id}"
 
+    def call_members(self, consultation_id: int) -> str:
+        """Sorted set of who joined a consultation's call (member: user:node:connection, score:
+        expiry ms), so peers on every node know each other."""
+        return f"{self.prefix}call:{consultation_id}:members"
+
     def user_channel(self, user_id: int) -> str:
         """Pub/sub channel that reaches every connection of a user, on whichever node."""
         return f"{self.prefix}user:{user_id}"

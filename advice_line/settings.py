@@ -81,6 +81,11 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = dataclasses.field(default=None, repr=False)
     alert_email_to: tuple[str, ...] = ()
+    # WebRTC: ICE servers handed to every client; TURN credentials in coturn's REST-API scheme.
+    stun_urls: tuple[str, ...] = ("stun:127.0.0.1:3478",)
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = dataclasses.field(default=None, repr=False)
+    turn_ttl_seconds: int = 3600
 
     @property
     def production(self) -> bool:
@@ -274,6 +279,42 @@ def _optional_text(raw: object) -> str | None:
     return text or None
 
 
+_HOST_PORT = r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+_ICE_URLS = {
+    "stun": (re.compile(rf"stuns?:{_HOST_PORT}"), "stun:stun.example.dk:3478"),
+    "turn": (
+        re.compile(rf"turns?:{_HOST_PORT}(?:\?transport=(?:udp|tcp))?"),
+        "turn:turn.example.dk:3478?transport=udp",
+    ),
+}
+
+
+def _ice_urls(kind: str) -> Callable[[object], tuple[str, ...]]:
+    """Comma-separated ``stun:``/``turn:`` URLs (RFC 7064/7065), as browsers and aiortc take them."""
+    pattern, example = _ICE_URLS[kind]
+
+    def parse(raw: object) -> tuple[str, ...]:
+        values = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+        urls = tuple(str(v).strip() for v in values if str(v).strip())
+        for url in urls:
+            if not pattern.fullmatch(url):
+                raise ValueError(f"{url[:80]!r} is not a {kind}: URL such as {example}")
+        return urls
+
+    return parse
+
+
+def _turn_secret(raw: object) -> str | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    if len(text) < 16 or len(text) > 256 or any(c.isspace() for c in text):
+        raise ValueError(
+            "must be 16 to 256 characters without spaces (coturn's static-auth-secret)"
+        )
+    return text
+
+
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "environment": _one_of("development", "production", "test"),
     "data_dir": _path,
@@ -316,10 +357,14 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "smtp_username": _optional_text,
     "smtp_password": _optional_text,
     "alert_email_to": _email_addresses,
+    "stun_urls": _ice_urls("stun"),
+    "turn_urls": _ice_urls("turn"),
+    "turn_secret": _turn_secret,
+    "turn_ttl_seconds": _int_between(60, 7 * 24 * 3600),
 }
 
 #: Settings whose values never appear in an error message.
-_SECRETS = frozenset({"vapid_private_key", "smtp_password"})
+_SECRETS = frozenset({"vapid_private_key", "smtp_password", "turn_secret"})
 
 #: Defaults that differ in production: JSON logs, Secure cookies, explicit migrations.
 _PRODUCTION_DEFAULTS = {"log_format": "json", "cookie_secure": True, "migrate_on_start": False}
@@ -403,6 +448,11 @@ def _cross_checks(values: Mapping[str, Any]) -> list[str]:
         problems.append(f"{env_name('public_origin')}: required in production")
     if origin and origin.startswith("http://") and values.get("environment") == "production":
         problems.append(f"{env_name('public_origin')}: must be https:// in production")
+    if values.get("turn_urls") and not values.get("turn_secret"):
+        problems.append(
+            f"{env_name('turn_secret')}: required when {env_name('turn_urls')} is set "
+            "(clients get TURN credentials made with it)"
+        )
     return problems + _email_checks(values)
 
 

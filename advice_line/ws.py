@@ -12,7 +12,16 @@ import time
 import structlog
 from aiohttp import WSMsgType, web
 
-from advice_line.appkeys import CONNECTIONS, METRICS, PRESENCE, ROUTING, SESSION, SETTINGS
+from advice_line.appkeys import (
+    CALLS,
+    CONNECTIONS,
+    METRICS,
+    PRESENCE,
+    ROUTING,
+    SESSION,
+    SETTINGS,
+)
+from advice_line.call_relay import CallRelay
 from advice_line.http import same_origin
 from advice_line.problems import forbidden, unauthenticated
 from signalling import codec
@@ -56,6 +65,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     metrics.websockets.inc()
     log.info("ws.connected", connection=conn.id)
     presence = request.app[PRESENCE]
+    calls = request.app[CALLS]
     try:
         await presence.refresh([(conn.user_id, conn.id)], int(time.time() * 1000))
         if session.user.role == "advisor":
@@ -65,7 +75,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                                                     "heartbeat_seconds": settings.ws_heartbeat_seconds}))  # fmt: skip
         async for message in ws:
             if message.type == WSMsgType.TEXT:
-                await _handle_text(conn, message.data, settings.ws_max_message_bytes)
+                await _handle_text(conn, message.data, settings.ws_max_message_bytes, calls)
             elif message.type == WSMsgType.BINARY:
                 await ws.send_str(
                     codec.error(codec.ErrorCode.MALFORMED, "binary frames are not accepted")
@@ -75,6 +85,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         registry.remove(conn)
         try:
+            await calls.disconnected(conn)  # its calls' peers get call.peer_left
+        except Exception:  # Redis away: the memberships expire by themselves
+            log.info("ws.call_leave_failed", connection=conn.id, exc_info=True)
+        try:
             await presence.remove(conn.user_id, conn.id)
         except Exception:  # Redis away: the entry expires by itself within two heartbeats
             log.info("ws.presence_remove_failed", connection=conn.id)
@@ -83,7 +97,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _handle_text(conn: Connection, text: str, max_bytes: int) -> None:
+async def _handle_text(conn: Connection, text: str, max_bytes: int, calls: CallRelay) -> None:
     if not _rate_ok(conn, time.monotonic()):
         await conn.ws.send_str(codec.error(codec.ErrorCode.RATE_LIMITED, "slow down"))
         return
@@ -94,3 +108,5 @@ async def _handle_text(conn: Connection, text: str, max_bytes: int) -> None:
         return
     if message.type == "ping":
         await conn.ws.send_str(codec.encode("pong", reply_to=message.id))
+    elif message.type in codec.CALL_TYPES:
+        await calls.handle(conn, message)

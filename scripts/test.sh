@@ -12,6 +12,10 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "NOTE: Chromium is not installed, so the browser tests will be SKIPPED." >&2
   echo "      Install it with: sudo apt-get install chromium" >&2
 fi
+if [ ! -x /usr/bin/turnserver ] && [ -z "${CI:-}" ]; then
+  echo "NOTE: coturn is not installed, so the TURN tests will be SKIPPED." >&2
+  echo "      Install it with: sudo apt-get install coturn" >&2
+fi
 echo "== ruff" >&2
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

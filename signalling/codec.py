@@ -8,7 +8,7 @@ transport (aiohttp, Redis, test pairs) lives elsewhere. Every message is a JSON 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,8 @@ class ErrorCode:
     UNKNOWN_TYPE = "unknown_type"
     INVALID_FIELDS = "invalid_fields"
     RATE_LIMITED = "rate_limited"
+    NOT_IN_CALL = "not_in_call"
+    UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,40 @@ class Message:
     id: str | None = None
 
 
+#: A field's JSON type: one Python type or a tuple of them (``bool`` is never an ``int`` here).
+JsonType = type | tuple[type, ...]
+_NUMBER = (int, float)
+_NULL = type(None)
+
 #: Client -> server message types and the fields each may carry (name -> JSON type).
-CLIENT_TYPES: dict[str, dict[str, type]] = {
+CLIENT_TYPES: dict[str, dict[str, JsonType]] = {
     "ping": {},
+    "call.join": {"consultation_id": int},
+    "call.leave": {"consultation_id": int},
+    "signal": {"consultation_id": int, "to": int, "description": dict, "candidate": (dict, _NULL)},
+    "call.quality": {"consultation_id": int, "rtt_ms": _NUMBER, "packet_loss": _NUMBER,
+                     "bitrate_kbps": _NUMBER, "relay": bool},
+}  # fmt: skip
+
+#: Fields a message of the type must carry (the others are optional).
+REQUIRED: dict[str, frozenset[str]] = {
+    "call.join": frozenset({"consultation_id"}),
+    "call.leave": frozenset({"consultation_id"}),
+    "signal": frozenset({"consultation_id", "to"}),
+    "call.quality": frozenset(CLIENT_TYPES["call.quality"]),
 }
+
+#: Message types that concern a call (handled by the call relay).
+CALL_TYPES = frozenset({"call.join", "call.leave", "signal", "call.quality"})
+
+#: Ids are PostgreSQL bigints.
+MAX_ENTITY_ID = 2**63 - 1
+DESCRIPTION_TYPES = ("offer", "answer", "rollback")
+MAX_CANDIDATE_LENGTH = 4096
+MAX_MID_LENGTH = 64
+MAX_MLINE_INDEX = 1023
+#: Upper bounds of a call-quality report (all lower bounds are 0).
+QUALITY_LIMITS = {"rtt_ms": 60_000.0, "packet_loss": 1.0, "bitrate_kbps": 1_000_000.0}
 
 
 def decode(text: str | bytes, *, max_bytes: int) -> Message:
@@ -76,16 +108,111 @@ def decode(text: str | bytes, *, max_bytes: int) -> Message:
         raise CodecError(
             ErrorCode.UNKNOWN_TYPE, f"unknown message type {str(kind)[:40]!r}", message_id
         )
+    return Message(kind, _body(kind, data, message_id), message_id)
+
+
+def _body(kind: str, data: Mapping[str, Any], message_id: str | None) -> dict[str, Any]:
+    """The fields of a message of ``kind`` beyond the envelope, checked against its schema."""
     allowed = CLIENT_TYPES[kind]
     body = {k: v for k, v in data.items() if k not in {"v", "type", "id"}}
     for key, value in body.items():
         if key not in allowed:
             raise CodecError(ErrorCode.INVALID_FIELDS, f"unknown field {key[:40]!r}", message_id)
-        if not isinstance(value, allowed[key]):
+        if not _is_a(value, allowed[key]):
             raise CodecError(
                 ErrorCode.INVALID_FIELDS, f"field {key!r} has the wrong type", message_id
             )
-    return Message(kind, body, message_id)
+    missing = sorted(REQUIRED.get(kind, frozenset()) - body.keys())
+    if missing:
+        raise CodecError(ErrorCode.INVALID_FIELDS, f"missing field {missing[0]!r}", message_id)
+    check = _CHECKS.get(kind)
+    problem = check(body) if check else None
+    if problem:
+        raise CodecError(ErrorCode.INVALID_FIELDS, problem, message_id)
+    return body
+
+
+def _is_a(value: object, expected: JsonType) -> bool:
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool):  # JSON true is not a number, though Python's bool is an int
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
+def _id_problem(body: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        if name in body and not 1 <= body[name] <= MAX_ENTITY_ID:
+            return f"{name} must be a positive id"
+    return None
+
+
+def _check_call(body: Mapping[str, Any]) -> str | None:
+    return _id_problem(body, "consultation_id")
+
+
+def _check_signal(body: Mapping[str, Any]) -> str | None:
+    if "description" not in body and "candidate" not in body:
+        return "a signal carries a description or a candidate"
+    problem = _id_problem(body, "consultation_id", "to")
+    if problem is None and "description" in body:
+        problem = _description_problem(body["description"])
+    if problem is None and body.get("candidate") is not None:
+        problem = _candidate_problem(body["candidate"])
+    return problem
+
+
+def _description_problem(description: Mapping[str, Any]) -> str | None:
+    """``{"type": "offer"|"answer"|"rollback", "sdp": str}`` (a rollback needs no SDP)."""
+    unknown = set(description) - {"type", "sdp"}
+    if unknown:
+        return f"description has an unknown field {sorted(unknown)[0][:40]!r}"
+    kind, sdp = description.get("type"), description.get("sdp")
+    if kind not in DESCRIPTION_TYPES:
+        return "description.type must be offer, answer or rollback"
+    if not isinstance(sdp, str) and not (kind == "rollback" and sdp is None):
+        return "description.sdp must be a string"
+    return None
+
+
+_CANDIDATE_FIELDS: dict[str, JsonType] = {
+    "candidate": str, "sdpMid": (str, _NULL), "sdpMLineIndex": (int, _NULL),
+    "usernameFragment": (str, _NULL),
+}  # fmt: skip
+
+
+def _candidate_problem(candidate: Mapping[str, Any]) -> str | None:
+    """An ``RTCIceCandidateInit``: ``candidate`` with ``sdpMid`` and/or ``sdpMLineIndex``."""
+    for key, value in candidate.items():
+        if key not in _CANDIDATE_FIELDS:
+            return f"candidate has an unknown field {key[:40]!r}"
+        if not _is_a(value, _CANDIDATE_FIELDS[key]):
+            return f"candidate.{key} has the wrong type"
+    text, mid, index = (candidate.get(k) for k in ("candidate", "sdpMid", "sdpMLineIndex"))
+    if not isinstance(text, str) or len(text) > MAX_CANDIDATE_LENGTH:
+        return f"candidate.candidate must be a string of at most {MAX_CANDIDATE_LENGTH} characters"
+    if mid is None and index is None:
+        return "candidate needs sdpMid or sdpMLineIndex"
+    if mid is not None and len(mid) > MAX_MID_LENGTH:
+        return f"candidate.sdpMid is longer than {MAX_MID_LENGTH} characters"
+    if index is not None and not 0 <= index <= MAX_MLINE_INDEX:
+        return f"candidate.sdpMLineIndex must be between 0 and {MAX_MLINE_INDEX}"
+    return None
+
+
+def _check_quality(body: Mapping[str, Any]) -> str | None:
+    for name, high in QUALITY_LIMITS.items():
+        # Chained comparison: false for NaN, exact for integers too large for a float.
+        if not 0 <= body[name] <= high:
+            return f"{name} must be between 0 and {high:g}"
+    return _id_problem(body, "consultation_id")
+
+
+_CHECKS: dict[str, Callable[[Mapping[str, Any]], str | None]] = {
+    "call.join": _check_call,
+    "call.leave": _check_call,
+    "signal": _check_signal,
+    "call.quality": _check_quality,
+}
 
 
 def encode(kind: str, body: Mapping[str, Any] | None = None, *, reply_to: str | None = None) -> str:

@@ -13,6 +13,7 @@ PURE_FILES = sorted(
         *(ROOT / "rota").rglob("*.py"),
         *(ROOT / "escalation").rglob("*.py"),
         ROOT / "signalling" / "codec.py",
+        ROOT / "signalling" / "ice.py",
     ]
 )
 

@@ -1,0 +1,284 @@
+"""The WebRTC call of a consultation: joining, relaying offers/answers/ICE, leaving, quality.
+
+The consultation is the room. Its people are the nurse who asked and the advisors in the
+call (``participants``); only they may join, and only while it is ``connected`` or
+``escalating``. Every ``signal`` is checked against the database (sender and recipient both
+people of the consultation, the call live) before it is relayed through the user bus, so a
+stranger can neither send into a call nor learn that it exists (the one answer is
+``not_in_call``). Who has joined lives in Redis (:class:`signalling.rooms.CallRooms`), so
+peers on other nodes are known. When the consultation leaves the live states, or an advisor
+leaves it, the routing engine tells :meth:`CallRelay.consultation_changed` and the joined
+peers are told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from redis.exceptions import RedisError
+
+from advice_line.settings import Settings
+from escalation.model import Consultation
+from signalling import codec
+from signalling.bus import UserBus
+from signalling.codec import ErrorCode, Message
+from signalling.ice import IceConfig, ice_servers
+from signalling.registry import Connection
+from signalling.rooms import CallRooms, polite
+
+log = structlog.get_logger("advice_line.calls")
+
+LIVE_STATES = frozenset({"connected", "escalating"})
+#: At most one call-quality report per connection in this many seconds.
+QUALITY_INTERVAL_SECONDS = 5.0
+NOT_IN_CALL_DETAIL = "you are not in a live call of this consultation (or it has no such person)"
+
+
+def ice_config(settings: Settings) -> IceConfig:
+    return IceConfig(
+        stun_urls=settings.stun_urls,
+        turn_urls=settings.turn_urls,
+        turn_secret=settings.turn_secret,
+        ttl_seconds=settings.turn_ttl_seconds,
+    )
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class CallAccess:
+    """What decides who may do what in a consultation's call."""
+
+    consultation_id: int
+    nurse_id: int
+    participants: frozenset[int]
+    state: str
+    channel: str
+
+    @property
+    def people(self) -> frozenset[int]:
+        return self.participants | {self.nurse_id}
+
+    def admits(self, *user_ids: int) -> bool:
+        """True if the call is live and every one of ``user_ids`` is a person of it."""
+        return self.state in LIVE_STATES and all(u in self.people for u in user_ids)
+
+
+def _envelope(kind: str, **body: Any) -> dict[str, Any]:
+    return {"v": codec.PROTOCOL_VERSION, "type": kind, **body}
+
+
+class CallRelay:
+    """Handles the call messages of this node's connections (see ``docs/protocol.md``)."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, rooms: CallRooms, bus: UserBus, ice: IceConfig,
+        clock: Callable[[], dt.datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self.pool = pool
+        self.rooms = rooms
+        self.bus = bus
+        self.ice = ice
+        self.clock = clock
+        self.monotonic = monotonic
+        #: The calls each of this node's connections has joined.
+        self._joined: dict[Connection, set[int]] = {}
+        self._quality_at: dict[Connection, float] = {}
+
+    def _now_ms(self) -> int:
+        return int(self.clock().timestamp() * 1000)
+
+    def ice_servers_for(self, user_id: int) -> list[dict[str, Any]]:
+        return ice_servers(self.ice, user_id, self.clock().timestamp())
+
+    async def access(self, consultation_id: int) -> CallAccess | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT nurse_id, participants, state, channel FROM consultations WHERE id = $1",
+                consultation_id,
+            )
+        if row is None:
+            return None
+        return CallAccess(
+            consultation_id, row["nurse_id"], frozenset(row["participants"]), row["state"],
+            row["channel"],
+        )  # fmt: skip
+
+    # Messages from this node's connections --------------------------------------------
+
+    async def handle(self, conn: Connection, message: Message) -> None:
+        """One decoded client message whose type is in ``codec.CALL_TYPES``."""
+        handler = {
+            "call.join": self._join,
+            "call.leave": self._leave,
+            "signal": self._signal,
+            "call.quality": self._quality,
+        }[message.type]
+        try:
+            await handler(conn, message)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, RedisError, OSError):
+            # A store is away: this message fails, the connection (and its calls) stay up.
+            log.warning("call.store_unavailable", connection=conn.id, exc_info=True)
+            await conn.ws.send_str(codec.error(
+                ErrorCode.UNAVAILABLE, "try again shortly", reply_to=message.id))  # fmt: skip
+
+    async def _refuse(self, conn: Connection, message: Message, code: str, detail: str) -> None:
+        log.info("call.refused", connection=conn.id, message_type=message.type, code=code)
+        await conn.ws.send_str(codec.error(code, detail, reply_to=message.id))
+
+    async def _join(self, conn: Connection, message: Message) -> None:
+        cid = int(message.body["consultation_id"])
+        access = await self.access(cid)
+        if access is None or not access.admits(conn.user_id):
+            await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
+            return
+        me = conn.user_id
+        present = await self.rooms.join(cid, me, conn.id, self._now_ms())
+        self._joined.setdefault(conn, set()).add(cid)
+        peers = sorted((present & access.people) - {me})
+        await conn.ws.send_str(codec.encode("call.joined", {
+            "consultation_id": cid, "channel": access.channel,
+            "ice_servers": self.ice_servers_for(me),
+            "peers": [{"user_id": peer, "polite": polite(me, peer)} for peer in peers],
+        }, reply_to=message.id))  # fmt: skip
+        await self.bus.send_many([(peer, _envelope(
+            "call.peer_joined", consultation_id=cid, user_id=me, polite=polite(peer, me)))
+            for peer in peers])  # fmt: skip
+        log.info("call.joined", consultation=cid, user=me, connection=conn.id, peers=len(peers))
+
+    async def _leave(self, conn: Connection, message: Message) -> None:
+        cid = int(message.body["consultation_id"])
+        access = await self.access(cid)
+        if access is None or not access.admits(conn.user_id):
+            self._forget(conn, cid)
+            await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
+            return
+        await self._depart(conn, cid)
+        await conn.ws.send_str(codec.encode("call.left", {"consultation_id": cid},
+                                            reply_to=message.id))  # fmt: skip
+
+    async def _signal(self, conn: Connection, message: Message) -> None:
+        body = message.body
+        cid, to = int(body["consultation_id"]), int(body["to"])
+        access = await self.access(cid)
+        if to == conn.user_id or access is None or not access.admits(conn.user_id, to):
+            await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
+            return
+        relayed = _envelope("signal", consultation_id=cid, **{"from": conn.user_id})
+        for name in ("description", "candidate"):
+            if name in body:
+                relayed[name] = body[name]
+        await self.bus.send(to, relayed)
+
+    async def _quality(self, conn: Connection, message: Message) -> None:
+        now = self.monotonic()
+        last = self._quality_at.get(conn)
+        if last is not None and now - last < QUALITY_INTERVAL_SECONDS:
+            await self._refuse(
+                conn, message, ErrorCode.RATE_LIMITED,
+                f"at most one call.quality every {QUALITY_INTERVAL_SECONDS:g} seconds",
+            )  # fmt: skip
+            return
+        self._quality_at[conn] = now
+        body = message.body
+        cid = int(body["consultation_id"])
+        access = await self.access(cid)
+        if access is None or not access.admits(conn.user_id):
+            await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
+            return
+        report = {name: body[name] for name in ("rtt_ms", "packet_loss", "bitrate_kbps", "relay")}
+        async with self.pool.acquire() as db:
+            await db.execute(
+                """INSERT INTO consultation_events (consultation_id, at, type, actor_id, data)
+                   VALUES ($1, $2, 'call_quality', $3, $4)""",
+                cid, self.clock(), conn.user_id, report,
+            )  # fmt: skip
+
+    # Leaving ----------------------------------------------------------------------------
+
+    def _forget(self, conn: Connection, cid: int) -> None:
+        calls = self._joined.get(conn)
+        if calls is not None:
+            calls.discard(cid)
+            if not calls:
+                del self._joined[conn]
+
+    async def _depart(self, conn: Connection, cid: int) -> None:
+        """Take this connection out of the call; tell the others if the user is now gone."""
+        self._forget(conn, cid)
+        gone, remaining = await self.rooms.leave(cid, conn.user_id, conn.id, self._now_ms())
+        if gone:
+            left = _envelope("call.peer_left", consultation_id=cid, user_id=conn.user_id)
+            await self.bus.send_many([(peer, left) for peer in sorted(remaining)])
+            log.info("call.left", consultation=cid, user=conn.user_id, connection=conn.id)
+
+    async def disconnected(self, conn: Connection) -> None:
+        """The connection closed: it leaves every call it had joined."""
+        self._quality_at.pop(conn, None)
+        for cid in sorted(self._joined.get(conn, ())):
+            await self._depart(conn, cid)
+        self._joined.pop(conn, None)
+
+    # Changes to consultations (from the routing engine, after they are committed) -------
+
+    async def consultation_changed(self, machine: Consultation) -> None:
+        """End the call when the consultation is no longer live; drop advisors who left it."""
+        if machine.connected_at is None:
+            return  # never connected: there has been no call (most routing steps end here)
+        cid, now_ms = machine.id, self._now_ms()
+        if machine.state.value not in LIVE_STATES:
+            ended = _envelope("call.ended", consultation_id=cid, reason=machine.state.value)
+            members = await self.rooms.end(cid, now_ms)
+            await self.bus.send_many([(user, ended) for user in sorted(members)])
+            self._drop_local(cid, lambda _user: True)
+            return
+        people = {machine.nurse, *machine.participants}
+        present = await self.rooms.members(cid, now_ms)
+        gone = sorted(present - people)
+        if not gone:
+            return
+        await self.rooms.remove_users(cid, gone)
+        self._drop_local(cid, lambda user: user in gone)
+        messages = []
+        for user in gone:
+            messages.append((user, _envelope("call.ended", consultation_id=cid, reason="left")))
+            left = _envelope("call.peer_left", consultation_id=cid, user_id=user)
+            messages += [(peer, left) for peer in sorted(present & people)]
+        await self.bus.send_many(messages)
+
+    def _drop_local(self, cid: int, which: Callable[[int], bool]) -> None:
+        for conn in [c for c, calls in self._joined.items() if cid in calls and which(c.user_id)]:
+            self._forget(conn, cid)
+
+    # Keeping memberships alive ------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        memberships = [
+            (cid, conn.user_id, conn.id)
+            for conn, calls in self._joined.items()
+            if not conn.ws.closed
+            for cid in calls
+        ]
+        if memberships:
+            await self.rooms.refresh(memberships, self._now_ms())
+
+    async def run_refresh(self, interval: float) -> None:
+        """Refresh memberships every ``interval`` seconds until cancelled."""
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("calls.refresh_failed", exc_info=True)
+            await asyncio.sleep(interval)
