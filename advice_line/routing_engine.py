@@ -297,10 +297,11 @@ class RoutingEngine:
         return machine.id
 
     async def advisor_available(self, advisor: int) -> None:
-        """Someone became available: offer them the waiting calls, most urgent and oldest first."""
+        """Someone became available: offer them the waiting calls (being woken for, queued, or
+        waiting for a call back), most urgent and oldest first."""
         async with self.pool.acquire() as conn:
             waiting = await conn.fetch(
-                """SELECT id FROM consultations WHERE state IN ('queued', 'callback')
+                """SELECT id FROM consultations WHERE state IN ('waking', 'queued', 'callback')
                     ORDER BY array_position(ARRAY['acute', 'urgent', 'routine'], urgency), created_at"""
             )
         for row in waiting:

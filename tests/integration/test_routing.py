@@ -339,3 +339,14 @@ async def test_simultaneous_calls_never_ring_one_advisor_twice(world):
     rung = [c for c in calls if senior.id in c["offered"]]
     assert len(rung) == 1, [c["state"] for c in calls]
     assert sorted(c["state"] for c in calls) == ["queued", "queued", "queued", "ringing"]
+
+
+@pytest.mark.parametrize("world", [{"wake_grace_seconds": 60.0}], indirect=True)
+async def test_a_woken_advisor_is_rung_the_moment_they_come_online(world):
+    senior = await world["person"]("advisor", tier="senior_nurse")  # on duty, asleep
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    consultation = await ask(world)
+    assert consultation["state"] == "waking"
+    await senior.connect()  # woken by the push, opens the console: not after the minute's grace
+    ring = await senior.wait_for("consultation.ringing", within=3)
+    assert ring["consultation"]["id"] == consultation["id"]
