@@ -1,5 +1,5 @@
-"""Server-rendered pages: login, the role's landing page, patients, duty rotas, administration,
-errors.
+"""Server-rendered pages: login, the role's landing page, patients, calls for advice, duty
+rotas, administration, errors.
 
 Pages are thin: the layout, navigation by role and translated text come from here, the
 data and actions from the REST API through small ES modules in ``web/static``.
@@ -20,6 +20,7 @@ from advice_line.http import current_session
 from advice_line.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language
 from advice_line.problems import Problem, bad_request
 from advice_line.roles import ORGANISATION_KINDS, PATIENT_MANAGERS, ROLES, TIER_NAMES, Role
+from advice_line.views import consultations_api
 
 routes = web.RouteTableDef()
 
@@ -29,7 +30,7 @@ _ROTA_NAVIGATION = [("nav.rota", "/rota"), ("nav.coverage", "/rota/coverage")]
 
 #: Navigation per role: (translation key, path).
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
-    Role.NURSE: [("nav.home", "/"), ("nav.patients", "/patients")],
+    Role.NURSE: [("nav.home", "/"), ("nav.call", "/call/new"), ("nav.patients", "/patients")],
     Role.ADVISOR: [("nav.home", "/")],
     Role.COORDINATOR: [("nav.home", "/"), *_ROTA_NAVIGATION, ("nav.patients", "/patients")],
     Role.ADMIN: [("nav.home", "/"), *_ROTA_NAVIGATION, ("nav.users", "/admin/users"),
@@ -152,6 +153,30 @@ def _patient_choices() -> dict[str, Any]:
         ],
         "places_of_death": [(v, f"patients.place.{v}") for v in patients.PLACES_OF_DEATH],
     }
+
+
+@routes.get("/call/new")
+async def call_new(request: web.Request) -> web.StreamResponse:
+    """The nurse's request for advice (ISBAR), for ``?patient=<id>``; without it, find the
+    patient first."""
+    page_user(request, Role.NURSE)
+    raw = request.query.get("patient", "")
+    patient_id = int(raw) if re.fullmatch("[0-9]{1,18}", raw) else None
+    schema = consultations_api.REQUEST_SCHEMA
+    return render(
+        request, "call_new.html", patient_id=patient_id,
+        urgencies=[(v, f"call.urgency.{v}") for v in schema["urgency"].choices],
+        channels=[(v, f"call.channel.{v}") for v in schema["channel"].choices],
+    )  # fmt: skip
+
+
+@routes.get("/call/{consultation_id:[0-9]{1,18}}")
+async def call_page(request: web.Request) -> web.StreamResponse:
+    """One call, as the nurse who asked or an advisor sees it; the shell only: the
+    consultation is read (and the care plan's read audited) through the API."""
+    page_user(request, Role.NURSE, Role.ADVISOR)
+    consultation_id = int(request.match_info["consultation_id"])
+    return render(request, "call.html", consultation_id=consultation_id)
 
 
 @routes.get("/rota")
