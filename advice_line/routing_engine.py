@@ -297,12 +297,15 @@ class RoutingEngine:
         return machine.id
 
     async def advisor_available(self, advisor: int) -> None:
-        """Someone became available: offer them the waiting calls (being woken for, queued, or
-        waiting for a call back), most urgent and oldest first."""
+        """Someone became available: offer them a waiting call (being woken for, queued, or
+        waiting for a call back): the most urgent first; within an urgency one that rings
+        nobody yet, then the oldest, so advisors freed together spread over the calls of
+        the same urgency instead of all ringing for one."""
         async with self.pool.acquire() as conn:
             waiting = await conn.fetch(
                 """SELECT id FROM consultations WHERE state IN ('waking', 'queued', 'callback')
-                    ORDER BY array_position(ARRAY['acute', 'urgent', 'routine'], urgency), created_at"""
+                    ORDER BY array_position(ARRAY['acute', 'urgent', 'routine'], urgency),
+                             cardinality(offered) > 0, created_at"""
             )
         for row in waiting:
             try:
@@ -310,7 +313,7 @@ class RoutingEngine:
             except EscalationError:
                 continue
             if advisor in after.offered:
-                return  # they are offered the head of the queue; the rest waits its turn
+                return  # offered one waiting call; the rest waits its turn
 
     async def drain(self, within: float = 5.0) -> None:
         """Wait (a bounded time) for background offers still running, e.g. at shutdown."""
