@@ -32,7 +32,7 @@ from advice_line.problems import not_found
 from advice_line.rota_cache import RotaCache
 from advice_line.sessions import SessionUser
 from advice_line.settings import Settings
-from advice_line.situation import build_situation
+from advice_line.situation import build_situation, busy_among
 from escalation import machine as core
 from escalation import new_consultation
 from escalation.model import (
@@ -42,8 +42,7 @@ from escalation.model import (
     CancelTimers,
     Channel,
     Consultation,
-    Decline,
-    Escalate,
+    Decision,
     EscalationError,
     Event,
     Join,
@@ -73,8 +72,6 @@ log = structlog.get_logger("advice_line.routing")
 TIMER_POLL = 0.1
 #: Advisory lock that serialises the routing steps that can make offers (an arbitrary key).
 ROUTING_LOCK_KEY = 0x524F5554  # "ROUT"
-#: The events whose decision may offer the call to someone.
-ROUTING_EVENTS = (Start, Decline, RingTimeout, WakeTimeout, RetryEvent, AdvisorAvailable, Escalate)
 Clock = Callable[[], dt.datetime]
 #: Told of every committed change to a consultation, after its messages are sent.
 Observer = Callable[[Consultation], Awaitable[None]]
@@ -144,13 +141,7 @@ class RoutingEngine:
         self, conn: asyncpg.Connection, machine: Consultation, event: Event, actor: audit.Actor
     ) -> Outcome:
         """Decide and store one event for a locked consultation (inside a transaction)."""
-        if isinstance(event, ROUTING_EVENTS):
-            # Steps that may ring someone take turns (on every node): otherwise two of them
-            # could both see an advisor free and ring them for two calls at once.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", ROUTING_LOCK_KEY)
-        now = self.clock()
-        situation = await build_situation(conn, self.rotas, self.presence, machine.patient, now)
-        decision = core.decide(machine, event, situation, self.policy, now)
+        decision, now = await self._decide(conn, machine, event)
         after = decision.consultation
         if after == machine and not decision.actions:
             return Outcome(after, ())
@@ -167,6 +158,29 @@ class RoutingEngine:
         if timers and min(t.due for t in timers) <= now + dt.timedelta(seconds=TIMER_POLL):
             self.wakeup.set()
         return outcome
+
+    async def _decide(
+        self, conn: asyncpg.Connection, machine: Consultation, event: Event
+    ) -> tuple[Decision, dt.datetime]:
+        """Decide, making sure nobody it rings was rung for another call meanwhile.
+
+        The situation is read without a lock (that is the costly part). A decision that rings
+        someone then takes the routing lock (held to the commit, on every node) and checks
+        that none of them has been offered another call since; if one has, it decides again,
+        now under the lock. So two calls never ring one advisor, and steps only queue up for
+        the short end of a step that rings."""
+        locked = False
+        while True:
+            now = self.clock()
+            situation = await build_situation(conn, self.rotas, self.presence, machine.patient, now)
+            decision = core.decide(machine, event, situation, self.policy, now)
+            ringing = {a for x in decision.actions if isinstance(x, Offer) for a in x.advisors}
+            if not ringing or locked:
+                return decision, now
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", ROUTING_LOCK_KEY)
+            locked = True
+            if not await busy_among(conn, ringing, machine.id):
+                return decision, now
 
     async def _ring_payloads(
         self, conn: asyncpg.Connection, machine: Consultation, actions: Sequence[Offer | Join]

@@ -43,6 +43,22 @@ async def busy_advisors(conn: asyncpg.Connection) -> frozenset[int]:
     return frozenset(r["advisor"] for r in rows)
 
 
+async def busy_among(conn: asyncpg.Connection, advisors: set[int], apart_from: int) -> bool:
+    """Whether any of ``advisors`` rings for, or is in, an open consultation other than one."""
+    return bool(
+        await conn.fetchval(
+            """SELECT 1 FROM consultations
+                WHERE id <> $2 AND state = ANY($3::text[])
+                  AND (CASE WHEN state IN ('queued', 'callback') THEN participants
+                            ELSE offered || participants END) && $1::bigint[]
+                LIMIT 1""",
+            list(advisors),
+            apart_from,
+            list(OPEN_STATES),
+        )
+    )
+
+
 def covers(windows: list[dict[str, Any]], at: dt.datetime) -> bool:
     """Whether weekly windows (rota window format, Copenhagen wall clock) include ``at``."""
     zone = ZoneInfo(DEFAULT_TIMEZONE)
