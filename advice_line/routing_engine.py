@@ -196,7 +196,10 @@ class RoutingEngine:
         plan = await consultations.care_plan(
             conn, machine.patient, readers, f"consultation {machine.id} offered"
         )
-        return {advisor: {"isbar": row["isbar"], "care_plan": plan} for advisor in everyone}
+        people = await consultations.people(conn, machine.nurse, machine.participants)
+        payload = {"isbar": row["isbar"], "care_plan": plan, **people,
+                   "escalation_note": machine.escalation_note}  # fmt: skip
+        return {advisor: payload for advisor in everyone}
 
     # Sending what was decided ---------------------------------------------------------
 

@@ -196,6 +196,9 @@ async def test_escalation_mid_call_brings_the_gp_into_the_same_call(world):
     assert status == 200 and body["consultation"]["state"] == "escalating"
     ring = await gp.wait_for("consultation.ringing")
     assert ring["isbar"]["request"] == "Råd om medicin"
+    assert ring["escalation_note"] == "Behov for læge"
+    assert ring["nurse"]["name"] == world["nurse"].user["display_name"]
+    assert [p["id"] for p in ring["people"]] == [senior.id]
     status, body = await gp.call("POST", f"/api/v1/consultations/{cid}/accept")
     assert status == 200 and body["consultation"]["participants"] == [senior.id, gp.id]
     status, body = await senior.call("POST", f"/api/v1/consultations/{cid}/leave")
