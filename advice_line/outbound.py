@@ -7,6 +7,8 @@ when an SMTP server is configured, and always to the coordinators' live board (W
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 import structlog
 from aiohttp import web
@@ -35,6 +37,7 @@ class CoordinatorBoard:
                 "SELECT id FROM users WHERE role = 'coordinator' AND disabled_at IS NULL"
             )
         message = {"v": 1, "type": "coordinator.alert", "kind": notice.data.get("kind"),
+                   "at": dt.datetime.now(dt.UTC).isoformat(),
                    "tier": notice.data.get("tier"),
                    "consultation_id": notice.data.get("consultation_id")}  # fmt: skip
         for row in rows:

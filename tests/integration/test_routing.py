@@ -170,6 +170,7 @@ async def test_all_tiers_exhausted_queues_and_an_advisor_coming_online_gets_it(w
             m["kind"] == "all_tiers_exhausted" for m in coordinator.got("coordinator.alert")
         )
     )
+    assert all("at" in m and m["tier"] for m in coordinator.got("coordinator.alert"))
     await eventually(
         lambda: any(n.data["kind"] == "all_tiers_exhausted" for n in world["alerts"].notices)
     )
