@@ -352,8 +352,10 @@ if (side === "nurse") {
 // Live ------------------------------------------------------------------------------------
 
 const live = new Live();
-live.on("ready", ({ reconnected }) => {
-  if (reconnected) refresh();
+live.on("ready", () => {
+  // Every welcome, the first too: whatever changed between loading the page and the socket
+  // being subscribed would otherwise be missed (messages are not replayed).
+  refresh();
 });
 live.on("consultation.updated", (message) => {
   if (message.consultation?.id !== id) return;
