@@ -637,3 +637,14 @@ def test_nurse_finds_the_patient_from_the_call_page_and_unknown_calls_say_so(lin
     expect(state).to_have_text("Opkaldet findes ikke, eller du har ikke adgang til det.")
     expect(page.get_by_role("link", name="← Til forsiden")).to_be_visible()
     screenshot(page, "call-not-found-phone")
+
+
+def test_a_nurse_goes_from_the_patient_search_straight_to_asking(line: Line) -> None:
+    nurse = line.person(NURSE, TABLET)
+    page = nurse.page
+    page.goto("/patients")
+    page.get_by_label("Søg på navn eller reference").fill("DEMO-002")
+    link = page.get_by_test_id("row-call").first
+    expect(link).to_have_text("Ring for råd")
+    link.click()
+    expect(page).to_have_url(re.compile(r"/call/new\?patient=\d+$"))

@@ -10,6 +10,7 @@ const body = document.getElementById("patients-body");
 const state = document.getElementById("patients-state");
 const TYPING_PAUSE_MS = 300;
 
+const ASKS_FOR_ADVICE = document.body.dataset.role === "nurse";
 let latest = 0; // answers to older searches are dropped, so typing fast never shows stale rows
 let typingTimer = null;
 
@@ -28,12 +29,21 @@ function row(patient) {
   const open = (event) => {
     if (!event.target.closest("a")) window.location.assign(href);
   };
-  return el("tr", { class: "clickable", dataset: { patientId: patient.id }, on: { click: open } },
+  const cells = [
     el("td", {}, patient.reference),
     el("td", {}, el("a", { class: "row-link", href }, patient.name)),
     el("td", {}, t(`patients.diagnosis.${patient.diagnosis_group}`)),
     el("td", {}, treatmentBadge(patient.treatment_level)),
-    el("td", {}, dnrBadge(patient.dnr)));
+    el("td", {}, dnrBadge(patient.dnr)),
+  ];
+  if (ASKS_FOR_ADVICE) {
+    // Straight from the search to the advice request: one tap at the bedside.
+    cells.push(el("td", {}, el("a", {
+      class: "button primary", href: `/call/new?patient=${patient.id}`, "data-testid": "row-call",
+      "aria-label": t("call.ask_for", { name: patient.name }),
+    }, t("call.ask"))));
+  }
+  return el("tr", { class: "clickable", dataset: { patientId: patient.id }, on: { click: open } }, ...cells);
 }
 
 async function search() {
