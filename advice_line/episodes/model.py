@@ -66,6 +66,9 @@ class Escalation:
     by: int
     from_tier: int
     note: str
+    # "answered" (a higher tier joined), "failed" (no higher tier answered) or "open"
+    # (the call ended first, or it is still being tried).
+    result: str = "open"
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,11 @@ class QualitySummary:
 class EpisodeFacts:
     """What happened, from request to the last event, for evaluation and fees.
 
-    ``outcome`` is how the routing ended: ``completed`` (a call took place and ended),
-    ``cancelled``, ``abandoned``, ``failed``, ``escalation_failed`` (nobody answered at
-    any tier and no call took place), or ``open`` while it is still going on.
+    ``outcome`` is how the consultation ended: ``completed`` (a call took place and was
+    wrapped up), ``cancelled`` (by the nurse before an answer), ``abandoned`` (the nurse's
+    connection went for good before an answer), ``failed``, or ``open`` while it is still
+    going on. ``queued`` says every tier was tried without an answer before the first
+    answer (the nurse got the fallback instructions).
     """
 
     consultation_id: int

@@ -14,6 +14,8 @@ PURE_FILES = sorted(
         *(ROOT / "escalation").rglob("*.py"),
         ROOT / "signalling" / "codec.py",
         ROOT / "signalling" / "ice.py",
+        ROOT / "advice_line" / "episodes" / "model.py",
+        ROOT / "advice_line" / "episodes" / "facts.py",
     ]
 )
 
