@@ -31,6 +31,7 @@ from advice_line.appkeys import (
     NODE_ID,
     PRESENCE,
     REDIS,
+    RESUME,
     ROUTING,
     SENDERS,
     SETTINGS,
@@ -67,6 +68,7 @@ from advice_line.ws import websocket
 from signalling.bus import UserBus
 from signalling.presence import Presence
 from signalling.registry import ConnectionRegistry
+from signalling.resume import ResumeTokens
 from signalling.rooms import CallRooms
 
 log = structlog.get_logger("advice_line.app")
@@ -99,10 +101,14 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     app[NODE_ID] = node
     # A connection stays "online" for two heartbeats after its last refresh.
     presence = Presence(app[REDIS], app[KEYS].online, node, settings.ws_heartbeat_seconds * 2)
+    grace = settings.ws_resume_grace_seconds
     bus = UserBus(
-        app[REDIS], app[KEYS].user_channel, app[KEYS].user_channel_pattern, app[CONNECTIONS]
-    )
+        app[REDIS], app[KEYS].user_channel, app[KEYS].user_channel_pattern, app[CONNECTIONS],
+        app[KEYS].user_stream, keep_seconds=grace + settings.ws_heartbeat_seconds * 2,
+    )  # fmt: skip
     app[PRESENCE], app[BUS] = presence, bus
+    app[RESUME] = tokens = ResumeTokens(app[REDIS], app[KEYS].resume_token, grace)
+    live_ms = int(settings.ws_heartbeat_seconds * 2000)
     app[SENDERS] = Senders()
     register_senders(app)  # Web Push wake-ups; e-mail alerts when SMTP is configured
     fallback = {"da": settings.fallback_text_da, "en": settings.fallback_text_en,
@@ -117,6 +123,9 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
             try:
                 now_ms = int(time.time() * 1000)
                 await presence.refresh([(c.user_id, c.id) for c in registry.all()], now_ms)
+                await tokens.keep(
+                    [c.resume_token for c in registry.all() if c.resume_token], live_ms
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -140,7 +149,10 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
     rooms = CallRooms(
         app[REDIS], app[KEYS].call_members, app[NODE_ID], settings.ws_heartbeat_seconds * 2
     )
-    app[CALLS] = relay = CallRelay(app[DB], rooms, app[BUS], ice_config(settings))
+    app[CALLS] = relay = CallRelay(
+        app[DB], rooms, app[BUS], ice_config(settings),
+        resume_grace_seconds=settings.ws_resume_grace_seconds,
+    )  # fmt: skip
     app[ROUTING].observers.append(relay.consultation_changed)
 
     async def refresh() -> None:
@@ -148,6 +160,7 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async with running(("call-refresh", refresh)):
         yield
+    await relay.close()
 
 
 async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -57,3 +57,8 @@ if TYPE_CHECKING:
     from advice_line.call_relay import CallRelay
 
 CALLS: web.AppKey[CallRelay] = web.AppKey("calls")
+
+if TYPE_CHECKING:
+    from signalling.resume import ResumeTokens
+
+RESUME: web.AppKey[ResumeTokens] = web.AppKey("resume_tokens")

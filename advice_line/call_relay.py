@@ -84,8 +84,12 @@ class CallRelay:
         self, pool: asyncpg.Pool, rooms: CallRooms, bus: UserBus, ice: IceConfig,
         clock: Callable[[], dt.datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
+        resume_grace_seconds: float = 30.0,
     ) -> None:  # fmt: skip
         self.pool = pool
+        self.resume_grace = resume_grace_seconds
+        #: Dropped connections that may still resume: their leaving waits for the grace.
+        self._lapses: set[asyncio.Task[None]] = set()
         self.rooms = rooms
         self.bus = bus
         self.ice = ice
@@ -142,19 +146,24 @@ class CallRelay:
         if access is None or not access.admits(conn.user_id):
             await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
             return
-        me = conn.user_id
-        present = await self.rooms.join(cid, me, conn.id, self._now_ms())
+        me, now_ms = conn.user_id, self._now_ms()
+        # A resumed connection whose place was kept (see ``disconnected``) rejoins quietly:
+        # its peers still hold their peer connections with it, so nothing is renegotiated.
+        kept = bool(message.body.get("resume")) and me in await self.rooms.members(cid, now_ms)
+        present = await self.rooms.join(cid, me, conn.id, now_ms)
         self._joined.setdefault(conn, set()).add(cid)
         peers = sorted((present & access.people) - {me})
         await conn.ws.send_str(codec.encode("call.joined", {
-            "consultation_id": cid, "channel": access.channel,
+            "consultation_id": cid, "channel": access.channel, "resumed": kept,
             "ice_servers": self.ice_servers_for(me),
             "peers": [{"user_id": peer, "polite": polite(me, peer)} for peer in peers],
         }, reply_to=message.id))  # fmt: skip
-        await self.bus.send_many([(peer, _envelope(
-            "call.peer_joined", consultation_id=cid, user_id=me, polite=polite(peer, me)))
-            for peer in peers])  # fmt: skip
-        log.info("call.joined", consultation=cid, user=me, connection=conn.id, peers=len(peers))
+        if not kept:
+            await self.bus.send_many([(peer, _envelope(
+                "call.peer_joined", consultation_id=cid, user_id=me, polite=polite(peer, me)))
+                for peer in peers])  # fmt: skip
+        log.info("call.joined", consultation=cid, user=me, connection=conn.id, peers=len(peers),
+                 resumed=kept)  # fmt: skip
 
     async def _leave(self, conn: Connection, message: Message) -> None:
         cid = int(message.body["consultation_id"])
@@ -213,21 +222,52 @@ class CallRelay:
             if not calls:
                 del self._joined[conn]
 
-    async def _depart(self, conn: Connection, cid: int) -> None:
+    async def _depart(self, conn: Connection, cid: int, *, lapsed: bool = False) -> None:
         """Take this connection out of the call; tell the others if the user is now gone."""
         self._forget(conn, cid)
         gone, remaining = await self.rooms.leave(cid, conn.user_id, conn.id, self._now_ms())
+        if lapsed:  # its held membership may have been swept already: look at who is left
+            gone = conn.user_id not in remaining
         if gone:
             left = _envelope("call.peer_left", consultation_id=cid, user_id=conn.user_id)
             await self.bus.send_many([(peer, left) for peer in sorted(remaining)])
             log.info("call.left", consultation=cid, user=conn.user_id, connection=conn.id)
 
-    async def disconnected(self, conn: Connection) -> None:
-        """The connection closed: it leaves every call it had joined."""
+    async def disconnected(self, conn: Connection, *, resumable: bool = False) -> None:
+        """The connection closed: it leaves every call it had joined. A connection that may
+        resume keeps its place for the grace period first; if its user is back in the call
+        by then (resumed on any node), nobody is told anything."""
         self._quality_at.pop(conn, None)
-        for cid in sorted(self._joined.get(conn, ())):
-            await self._depart(conn, cid)
-        self._joined.pop(conn, None)
+        calls = sorted(self._joined.pop(conn, ()))
+        if not calls:
+            return
+        if not resumable:
+            for cid in calls:
+                await self._depart(conn, cid)
+            return
+        now_ms = self._now_ms()
+        until = now_ms + int(self.resume_grace * 1000)
+        for cid in calls:
+            await self.rooms.hold(cid, conn.user_id, conn.id, now_ms, until)
+        task = asyncio.create_task(self._lapse(conn, calls), name=f"call-lapse-{conn.id}")
+        self._lapses.add(task)
+        task.add_done_callback(self._lapses.discard)
+
+    async def _lapse(self, conn: Connection, calls: list[int]) -> None:
+        """After the grace: the dropped connection leaves; the others hear of it only if its
+        user has no other connection in the call."""
+        await asyncio.sleep(self.resume_grace)
+        for cid in calls:
+            try:
+                await self._depart(conn, cid, lapsed=True)
+            except Exception:  # Redis away: the membership has expired by itself
+                log.info("call.lapse_failed", consultation=cid, connection=conn.id, exc_info=True)
+
+    async def close(self) -> None:
+        """Shutdown: pending lapses are dropped (memberships expire by themselves)."""
+        for task in list(self._lapses):
+            task.cancel()
+        await asyncio.gather(*self._lapses, return_exceptions=True)
 
     # Changes to consultations (from the routing engine, after they are committed) -------
 

@@ -36,6 +36,14 @@ class RedisKeys:
         """Pub/sub channel that reaches every connection of a user, on whichever node."""
         return f"{self.prefix}user:{user_id}"
 
+    def user_stream(self, user_id: int) -> str:
+        """Stream of the messages last sent to a user: what a resumed connection missed."""
+        return f"{self.prefix}user:{user_id}:sent"
+
+    def resume_token(self, token_hash: str) -> str:
+        """Whose a resume token is (user, session), kept for the grace period after a drop."""
+        return f"{self.prefix}resume:{token_hash}"
+
     @property
     def user_channel_pattern(self) -> str:
         return f"{self.prefix}user:*"

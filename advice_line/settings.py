@@ -50,6 +50,7 @@ class Settings:
     login_throttle_window_seconds: int = 900
     max_body_bytes: int = 65536
     ws_heartbeat_seconds: float = 15.0
+    ws_resume_grace_seconds: float = 30.0
     ws_max_message_bytes: int = 65536
     migrate_on_start: bool = True
     log_format: str = "console"
@@ -333,6 +334,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "login_throttle_window_seconds": _int_between(1, 86400),
     "max_body_bytes": _int_between(1024, 64 * 1024 * 1024),
     "ws_heartbeat_seconds": _float_between(0.05, 300.0),
+    "ws_resume_grace_seconds": _float_between(0.1, 600.0),
     "ws_max_message_bytes": _int_between(1024, 4 * 1024 * 1024),
     "migrate_on_start": _parse_bool,
     "log_format": _one_of("console", "json"),

@@ -13,10 +13,12 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from advice_line.appkeys import (
+    BUS,
     CALLS,
     CONNECTIONS,
     METRICS,
     PRESENCE,
+    RESUME,
     ROUTING,
     SESSION,
     SETTINGS,
@@ -25,7 +27,8 @@ from advice_line.call_relay import CallRelay
 from advice_line.http import same_origin
 from advice_line.problems import forbidden, unauthenticated
 from signalling import codec
-from signalling.registry import Connection
+from signalling.bus import Gap, parse_seq
+from signalling.registry import SESSION_ENDED, Connection
 
 log = structlog.get_logger("advice_line.ws")
 
@@ -59,8 +62,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     registry = request.app[CONNECTIONS]
+    # What was sent to the user before this point is not for this connection (unless it
+    # resumes): the state it needs comes from the REST API after the welcome.
+    head = await request.app[BUS].head(session.user.id)
     conn = registry.add(ws, session.user.id, session.token_hash)
     conn.rate_tokens = RATE_BURST
+    conn.held = []  # live messages wait until the welcome (and any replay) has gone out
     metrics = request.app[METRICS]
     metrics.websockets.inc()
     log.info("ws.connected", connection=conn.id)
@@ -71,8 +78,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         if session.user.role == "advisor":
             # Back online: waiting calls may be offered at once (if they chose "available").
             await request.app[ROUTING].advisor_available(session.user.id)
-        await ws.send_str(codec.encode("welcome", {"user": session.user.public(),
-                                                    "heartbeat_seconds": settings.ws_heartbeat_seconds}))  # fmt: skip
+        await _welcome(request, conn, session.user.public(), head)
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 await _handle_text(conn, message.data, settings.ws_max_message_bytes, calls)
@@ -84,8 +90,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 log.info("ws.error", connection=conn.id, error=str(ws.exception()))
     finally:
         registry.remove(conn)
+        resumable = conn.resume_token is not None and not _closed_for_good(ws)
         try:
-            await calls.disconnected(conn)  # its calls' peers get call.peer_left
+            if resumable:
+                await request.app[RESUME].dropped(conn.resume_token)  # type: ignore[arg-type]
+            # Its calls' peers get call.peer_left (after the grace, if it may resume).
+            await calls.disconnected(conn, resumable=resumable)
         except Exception:  # Redis away: the memberships expire by themselves
             log.info("ws.call_leave_failed", connection=conn.id, exc_info=True)
         try:
@@ -95,6 +105,50 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         metrics.websockets.dec()
         log.info("ws.closed", connection=conn.id, code=ws.close_code)
     return ws
+
+
+def _closed_for_good(ws: web.WebSocketResponse) -> bool:
+    """Closed by the client on purpose (leaving the page) or because its session ended."""
+    return ws.close_code in (1000, SESSION_ENDED)
+
+
+async def _welcome(
+    request: web.Request, conn: Connection, user: dict[str, object], head: str
+) -> None:
+    """Send ``welcome`` with a new resume token, then every message sent to the user after
+    ``head`` (read before the connection was registered) or, when the client may resume
+    (``resume`` and ``last`` in the query), after the last one it saw; then the live ones
+    that were held meanwhile, without repeats, in order."""
+    settings, bus, tokens = request.app[SETTINGS], request.app[BUS], request.app[RESUME]
+    live_ms = int(settings.ws_heartbeat_seconds * 2000)
+    resumed, start = False, head
+    token, last = request.query.get("resume"), request.query.get("last", "")
+    if token is not None and parse_seq(last) is not None:
+        resumed = await tokens.redeem(token, conn.user_id, conn.session_hash)
+        start = last if resumed else head
+    try:
+        replay = await bus.replay(conn.user_id, start)
+    except Gap:
+        log.info("ws.resume_gap", connection=conn.id)
+        resumed, start, replay = False, head, []
+    conn.resume_token = await tokens.issue(conn.user_id, conn.session_hash, live_ms)
+    await conn.ws.send_str(codec.encode("welcome", {
+        "user": user, "heartbeat_seconds": settings.ws_heartbeat_seconds,
+        "resume_token": conn.resume_token, "resume_grace_seconds": settings.ws_resume_grace_seconds,
+        "resumed": resumed, "replayed": len(replay) if resumed else 0, "seq": start,
+    }))  # fmt: skip
+    log.info("ws.welcome", connection=conn.id, resumed=resumed, replayed=len(replay))
+    sent = parse_seq(start) or (0, 0)
+    for seq, text in replay:
+        await conn.ws.send_str(text)
+        sent = parse_seq(seq) or sent
+    while conn.held:  # appended to while we await: drained in order before going live
+        seq, text = conn.held.pop(0)
+        parsed = parse_seq(seq)
+        if parsed is not None and parsed > sent:
+            await conn.ws.send_str(text)
+            sent = parsed
+    conn.held = None
 
 
 async def _handle_text(conn: Connection, text: str, max_bytes: int, calls: CallRelay) -> None:

@@ -51,7 +51,7 @@ _NULL = type(None)
 #: Client -> server message types and the fields each may carry (name -> JSON type).
 CLIENT_TYPES: dict[str, dict[str, JsonType]] = {
     "ping": {},
-    "call.join": {"consultation_id": int},
+    "call.join": {"consultation_id": int, "resume": bool},
     "call.leave": {"consultation_id": int},
     "signal": {"consultation_id": int, "to": int, "description": dict, "candidate": (dict, _NULL)},
     "call.quality": {"consultation_id": int, "rtt_ms": _NUMBER, "packet_loss": _NUMBER,

@@ -20,6 +20,9 @@ class Connection:
     rate_tokens: float = 0.0
     rate_checked_at: float = 0.0
     meta: dict[str, object] = field(default_factory=dict)
+    # While a resumed connection is being replayed what it missed, live messages wait here.
+    held: list[tuple[str, str]] | None = None
+    resume_token: str | None = None
 
 
 class ConnectionRegistry:

@@ -66,6 +66,17 @@ class CallRooms:
         users = frozenset(_user_of(m) for m in members)
         return bool(removed) and user_id not in users, users
 
+    async def hold(
+        self, consultation_id: int, user_id: int, connection: int, now_ms: int, until_ms: int
+    ) -> None:
+        """Keep a dropped connection's membership (if it still exists) until ``until_ms``:
+        the user keeps their place while they may resume."""
+        key = self.key(consultation_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, {self._member(user_id, connection): until_ms}, xx=True)
+            pipe.pexpire(key, max(until_ms - now_ms, self.ttl_ms * 2))
+            await pipe.execute()
+
     async def members(self, consultation_id: int, now_ms: int) -> frozenset[int]:
         """The users with a live membership of the call."""
         found = await self.redis.zrangebyscore(self.key(consultation_id), now_ms, "+inf")

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from aioice import stun
 
-from tests.integration.routing_helpers import Person, on_duty_always
+from tests.integration.routing_helpers import Person, on_duty_always, unstamped
 
 ISBAR = {"situation": "Dyspnø og uro", "background": "Lungekræft", "assessment": "TOBS 4",
          "request": "Råd om lindring"}  # fmt: skip
@@ -35,15 +35,17 @@ class Caller(Person):
     listeners: list[Listener] = field(default_factory=list)
     failures: list[BaseException] = field(default_factory=list)
 
-    async def connect(self) -> Caller:
-        self.ws = await self.session.ws_connect("/ws", headers={"Origin": self.base.rstrip("/")})
+    async def connect(self, query: dict[str, str] | None = None) -> Caller:
+        self.ws = await self.session.ws_connect(
+            "/ws", headers={"Origin": self.base.rstrip("/")}, params=query
+        )
 
         async def read() -> None:
             assert self.ws is not None
             async for frame in self.ws:
                 if frame.type != aiohttp.WSMsgType.TEXT:
                     continue
-                message = json.loads(frame.data)
+                message = unstamped(json.loads(frame.data), self.seqs)
                 self.inbox.append(message)
                 for listener in self.listeners:
                     try:

@@ -14,6 +14,21 @@ from advice_line import rota_store
 from tests.conftest import TEST_ACTOR, TEST_PASSWORD
 
 
+def unstamped(message: dict[str, Any], seqs: list[str]) -> dict[str, Any]:
+    """``message`` without its delivery ``seq`` (kept in ``seqs``), which every message sent
+    through the user bus carries and which must only ever grow."""
+    if message.get("type") == "welcome":
+        return message  # its seq is where this connection starts (see docs/protocol.md)
+    seq = message.pop("seq", None)
+    if seq is not None:
+        ms, n = (int(part) for part in seq.split("-"))
+        if seqs:
+            last_ms, last_n = (int(part) for part in seqs[-1].split("-"))
+            assert (ms, n) > (last_ms, last_n), f"seq went back: {seqs[-1]} then {seq}"
+        seqs.append(seq)
+    return message
+
+
 @dataclass
 class Person:
     """One signed-in user talking to a real server over HTTP and a WebSocket."""
@@ -23,6 +38,8 @@ class Person:
     session: aiohttp.ClientSession = field(init=False)
     ws: aiohttp.ClientWebSocketResponse | None = None
     inbox: list[dict[str, Any]] = field(default_factory=list)
+    #: The ``seq`` of every message that had one, in arrival order (see ``unstamped``).
+    seqs: list[str] = field(default_factory=list)
     _reader: asyncio.Task[None] | None = None
 
     async def login(self) -> Person:
@@ -41,15 +58,17 @@ class Person:
     def id(self) -> int:
         return int(self.user["id"])
 
-    async def connect(self) -> Person:
+    async def connect(self, query: dict[str, str] | None = None) -> Person:
         """Open the WebSocket (being online) and collect every message into ``inbox``."""
-        self.ws = await self.session.ws_connect("/ws", headers={"Origin": self.base.rstrip("/")})
+        self.ws = await self.session.ws_connect(
+            "/ws", headers={"Origin": self.base.rstrip("/")}, params=query
+        )
 
         async def read() -> None:
             assert self.ws is not None
             async for message in self.ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
-                    self.inbox.append(json.loads(message.data))
+                    self.inbox.append(unstamped(json.loads(message.data), self.seqs))
 
         self._reader = asyncio.create_task(read())
         await self.wait_for("welcome")

@@ -1,10 +1,12 @@
 // The live connection (/ws, docs/protocol.md) shared by the call pages, the advisor console
 // and the coordinator's page: connects, keeps itself alive, reconnects with backoff after a
-// drop (showing so), and hands each message to the handlers of its type.
+// drop (showing so), and hands each message to the handlers of its type. After a drop it
+// resumes the session (docs/protocol.md, "Resuming"): the server replays what was missed,
+// and a message seen twice (by its ``seq``) is handed on once.
 //
 //   const live = new Live();
 //   live.on("consultation.updated", (message) => ...);
-//   live.on("ready", ({ reconnected }) => ...);   // after every welcome: re-read the state
+//   live.on("ready", ({ reconnected, resumed }) => ...);   // after every welcome: re-read the state
 //   live.start();
 
 import { api, t } from "./app.js";
@@ -14,6 +16,13 @@ const BACKOFF_SECONDS = [1, 2, 4, 8, 15];
 const PONG_TIMEOUT_MS = 6000;
 const MAX_PING_SECONDS = 20;
 const SESSION_ENDED = 4401;
+
+/** Whether stream id ``a`` ("<ms>-<n>") comes after ``b``. */
+function seqAfter(a, b) {
+  const [am, an] = a.split("-").map(Number);
+  const [bm, bn] = b.split("-").map(Number);
+  return am > bm || (am === bm && an > bn);
+}
 
 export class Live {
   constructor() {
@@ -26,6 +35,8 @@ export class Live {
     this.pongTimer = null;
     this.pingSeconds = 15;
     this.stopped = false;
+    this.resumeToken = null;
+    this.lastSeq = null;
     this.banner = this.makeBanner();
     this.setState("connecting");
   }
@@ -85,7 +96,9 @@ export class Live {
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
     let socket;
     try {
-      socket = new WebSocket(`${scheme}://${window.location.host}/ws`);
+      const resume = this.resumeToken && this.lastSeq
+        ? `?${new URLSearchParams({ resume: this.resumeToken, last: this.lastSeq })}` : "";
+      socket = new WebSocket(`${scheme}://${window.location.host}/ws${resume}`);
     } catch (error) {
       this.scheduleRetry();
       return;
@@ -105,16 +118,22 @@ export class Live {
     }
     clearTimeout(this.pongTimer);
     if (message.type === "welcome") {
+      this.resumeToken = message.resume_token || null;
+      this.lastSeq = message.seq || null;
       const reconnected = this.everConnected;
       this.everConnected = true;
       this.attempt = 0;
       this.pingSeconds = Math.min(Number(message.heartbeat_seconds) || 15, MAX_PING_SECONDS);
       this.setState("open");
       this.startPings();
-      this.emit("ready", { reconnected, user: message.user });
+      this.emit("ready", { reconnected, resumed: Boolean(message.resumed), user: message.user });
       return;
     }
     if (message.type === "pong") return;
+    if (typeof message.seq === "string") {
+      if (this.lastSeq && !seqAfter(message.seq, this.lastSeq)) return;  // replayed twice
+      this.lastSeq = message.seq;
+    }
     this.emit(message.type, message, true);
   }
 
