@@ -29,6 +29,7 @@ from advice_line.appkeys import (
     KEYS,
     METRICS,
     NODE_ID,
+    NURSE_WATCH,
     PRESENCE,
     REDIS,
     RESUME,
@@ -44,6 +45,7 @@ from advice_line.http import problems, request_context, security_headers, sessio
 from advice_line.i18n import Catalogue
 from advice_line.metrics import Metrics
 from advice_line.notify import Senders
+from advice_line.nurse_watch import NurseWatch
 from advice_line.outbound import register_senders
 from advice_line.redis_keys import RedisKeys
 from advice_line.revocation import revocation_ctx
@@ -132,10 +134,15 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
                 log.warning("presence.refresh_failed", exc_info=True)
             await asyncio.sleep(settings.ws_heartbeat_seconds)
 
+    app[NURSE_WATCH] = watch = NurseWatch(
+        app[REDIS], app[KEYS].nurses_away, presence, app[ROUTING], app[DB], grace
+    )
+
     async with running(
         ("user-bus", bus.run),
         ("routing-timers", app[ROUTING].run_timers),
         ("presence-refresh", refresh_presence),
+        ("nurse-watch", lambda: watch.run(min(1.0, grace / 4))),
     ):
         yield
     await app[ROUTING].drain()

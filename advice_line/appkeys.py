@@ -62,3 +62,8 @@ if TYPE_CHECKING:
     from signalling.resume import ResumeTokens
 
 RESUME: web.AppKey[ResumeTokens] = web.AppKey("resume_tokens")
+
+if TYPE_CHECKING:
+    from advice_line.nurse_watch import NurseWatch
+
+NURSE_WATCH: web.AppKey[NurseWatch] = web.AppKey("nurse_watch")

@@ -45,6 +45,11 @@ class RedisKeys:
         return f"{self.prefix}resume:{token_hash}"
 
     @property
+    def nurses_away(self) -> str:
+        """Sorted set of nurses whose socket dropped (score: when their grace ends, ms)."""
+        return f"{self.prefix}nurses:away"
+
+    @property
     def user_channel_pattern(self) -> str:
         return f"{self.prefix}user:*"
 

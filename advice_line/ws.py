@@ -17,6 +17,7 @@ from advice_line.appkeys import (
     CALLS,
     CONNECTIONS,
     METRICS,
+    NURSE_WATCH,
     PRESENCE,
     RESUME,
     ROUTING,
@@ -75,6 +76,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     calls = request.app[CALLS]
     try:
         await presence.refresh([(conn.user_id, conn.id)], int(time.time() * 1000))
+        if session.user.role == "nurse":
+            await request.app[NURSE_WATCH].back(session.user.id)
         if session.user.role == "advisor":
             # Back online: waiting calls may be offered at once (if they chose "available").
             await request.app[ROUTING].advisor_available(session.user.id)
@@ -90,21 +93,30 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 log.info("ws.error", connection=conn.id, error=str(ws.exception()))
     finally:
         registry.remove(conn)
-        resumable = conn.resume_token is not None and not _closed_for_good(ws)
-        try:
-            if resumable:
-                await request.app[RESUME].dropped(conn.resume_token)  # type: ignore[arg-type]
-            # Its calls' peers get call.peer_left (after the grace, if it may resume).
-            await calls.disconnected(conn, resumable=resumable)
-        except Exception:  # Redis away: the memberships expire by themselves
-            log.info("ws.call_leave_failed", connection=conn.id, exc_info=True)
-        try:
-            await presence.remove(conn.user_id, conn.id)
-        except Exception:  # Redis away: the entry expires by itself within two heartbeats
-            log.info("ws.presence_remove_failed", connection=conn.id)
+        await _goodbye(request, conn, ws, session.user.role)
         metrics.websockets.dec()
         log.info("ws.closed", connection=conn.id, code=ws.close_code)
     return ws
+
+
+async def _goodbye(
+    request: web.Request, conn: Connection, ws: web.WebSocketResponse, role: str
+) -> None:
+    """The socket closed: its calls, its resume token, the nurse watch and presence."""
+    resumable = conn.resume_token is not None and not _closed_for_good(ws)
+    try:
+        if conn.resume_token is not None and resumable:
+            await request.app[RESUME].dropped(conn.resume_token)
+        # Its calls' peers get call.peer_left (after the grace, if it may resume).
+        await request.app[CALLS].disconnected(conn, resumable=resumable)
+        if role == "nurse":  # even on a page change: she is back within the grace
+            await request.app[NURSE_WATCH].dropped(conn.user_id)
+    except Exception:  # Redis away: memberships and tokens expire by themselves
+        log.info("ws.call_leave_failed", connection=conn.id, exc_info=True)
+    try:
+        await request.app[PRESENCE].remove(conn.user_id, conn.id)
+    except Exception:  # Redis away: the entry expires by itself within two heartbeats
+        log.info("ws.presence_remove_failed", connection=conn.id)
 
 
 def _closed_for_good(ws: web.WebSocketResponse) -> bool:
