@@ -152,3 +152,36 @@ async def test_media_flows_through_coturn_with_relay_only_ice(settings, start_ca
             assert f":{person.id}>: incoming packet ALLOCATE processed, success" in log, log
     finally:
         await close_all(*peers)
+
+
+async def test_a_dropped_socket_mid_call_resumes_and_media_never_stops(
+    settings, start_call, stun_server
+):
+    call = await start_call(settings.replace(stun_urls=(f"stun:127.0.0.1:{stun_server.port}",)))
+    peers = await negotiate(call)
+    try:
+        await media_flows(call, peers, video=True)
+        senior, cid = call.senior, call.consultation_id
+        welcome = senior.got("welcome")[-1]
+        query = {
+            "resume": welcome["resume_token"],
+            "last": senior.seqs[-1] if senior.seqs else welcome["seq"],
+        }
+        assert senior.ws is not None
+        await senior.ws.close(code=4000)  # the 4G signal goes
+        before = peers[1].received.video_frames
+        await eventually(lambda: peers[1].received.video_frames >= before + 15, within=10)
+        await senior.connect(query)
+        await eventually(lambda: len(senior.got("welcome")) == 2)
+        assert senior.got("welcome")[-1]["resumed"] is True
+        await senior.send(
+            {"v": 1, "type": "call.join", "consultation_id": cid, "resume": True, "id": "r"}
+        )
+        assert (await senior.wait_for("call.joined", id="r"))["resumed"] is True
+        _status, body = await senior.call("GET", f"/api/v1/consultations/{cid}")
+        assert body["consultation"]["state"] == "connected", body
+        assert call.nurse.got("call.peer_left") == []
+        after = peers[0].received.video_frames
+        await eventually(lambda: peers[0].received.video_frames >= after + 15, within=10)
+    finally:
+        await close_all(*peers)
