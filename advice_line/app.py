@@ -60,9 +60,12 @@ from advice_line.views import (
     calls_api,
     commitments_api,
     consultations_api,
+    episodes_api,
+    fees_api,
     pages,
     patients_api,
     push_api,
+    reports_api,
     rota_api,
     system,
 )
@@ -227,8 +230,11 @@ def create_app(settings: Settings) -> web.Application:
         calls_api.routes,
         commitments_api.routes,
         consultations_api.routes,
+        episodes_api.routes,
+        fees_api.routes,
         admin_api.routes,
         push_api.routes,
+        reports_api.routes,
         pages.routes,
     ):
         app.router.add_routes(table)

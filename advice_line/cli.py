@@ -353,3 +353,260 @@ def rota_export(tier: str | None, start: str | None, days: int, output: str | No
         Path(output).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+@main.group("fees")
+def fees_group() -> None:
+    """Fee schedules (TOML documents) and monthly fee statements (docs/fees.md)."""
+
+
+@fees_group.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option(
+    "--allow-past",
+    is_flag=True,
+    help="Accept an effective date before today (changes issued statements).",
+)
+def fees_load(path: str, allow_past: bool) -> None:
+    """Validate a fee schedule document and store it as a new version (never changed after)."""
+    from pathlib import Path
+
+    from advice_line import fee_store
+
+    settings = _settings()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise click.BadParameter("the file is not UTF-8 text", param_hint="PATH") from None
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> dict[str, Any]:
+        async with pool.acquire() as conn:
+            return await fee_store.store_schedule(conn, CLI_ACTOR, text, allow_past=allow_past)
+
+    row = _with_stores(settings, work)
+    click.echo(f"stored fee schedule {row['version']} (in force from {row['effective_from']}, "
+               f"sha256 {row['sha256'][:12]})")  # fmt: skip
+
+
+@fees_group.command("list")
+def fees_list() -> None:
+    """List the stored fee schedule versions, the earliest effective first."""
+    from advice_line import fee_store
+
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> list[dict[str, Any]]:
+        async with pool.acquire() as conn:
+            return await fee_store.list_schedules(conn)
+
+    rows = _with_stores(settings, work)
+    if not rows:
+        click.echo("no fee schedules stored")
+    for r in rows:
+        click.echo(f"{r['effective_from']}  {r['version']:<24} {r['sha256'][:12]}  "
+                   f"{r['uploaded_by']:<20} {r['description']}")  # fmt: skip
+
+
+@fees_group.command("statement")
+@click.option("--month", required=True, help="The month, YYYY-MM (Danish local time).")
+@click.option("--clinician", help="One clinician, by username.")
+@click.option("--organisation", type=int, help="The clinicians of one organisation, by id.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "csv"]), default="text", show_default=True
+)
+def fees_statement(month: str, clinician: str | None, organisation: int | None, fmt: str) -> None:
+    """A month's fee statement: per clinician, with totals that equal the sum of the lines."""
+    from advice_line import fee_store
+    from advice_line.fees.period import Month
+    from advice_line.fees.render import statement_csv, statement_text
+
+    settings = _settings()
+    try:
+        period = Month.parse(month)
+    except ValueError:
+        raise click.BadParameter("must be a month YYYY-MM", param_hint="--month") from None
+    if clinician and organisation is not None:
+        raise click.UsageError("give --clinician or --organisation, not both")
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> str:
+        async with pool.acquire() as conn:
+            scope = fee_store.Scope()
+            if clinician:
+                found = await users.by_username(conn, clinician.lower())
+                if found is None:
+                    raise Problem(404, "not-found", "Unknown user", f"no user named {clinician!r}")
+                scope = fee_store.Scope("clinician", found["id"])
+            elif organisation is not None:
+                if not await conn.fetchval(
+                    "SELECT 1 FROM organisations WHERE id = $1", organisation
+                ):
+                    raise Problem(
+                        404, "not-found", "Unknown organisation", f"no organisation {organisation}"
+                    )
+                scope = fee_store.Scope("organisation", organisation)
+            found_statement, names = await fee_store.statement(conn, period, scope)
+        render = statement_csv if fmt == "csv" else statement_text
+        return render(found_statement, names)
+
+    click.echo(_with_stores(settings, work), nl=False)
+
+
+@main.group("report")
+def report_group() -> None:
+    """Evaluation reports for a period (local dates, Danish time; --to not included)."""
+
+
+def _report_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The filter every report command takes."""
+    for option in reversed([
+        click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="First day."),
+        click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="Day after the last."),
+        click.option("--organisation", type=click.IntRange(1), help="One organisation's id."),
+        click.option("--tier", type=click.IntRange(1, len(TIER_NAMES)),
+                     help="Only calls that reached this tier (1-3)."),
+    ]):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def _report_filter(start: str, end: str, organisation: int | None, tier: int | None) -> Any:
+    import datetime as dt
+
+    from advice_line.evaluation import FilterError, parse_filter
+
+    query = {"from": start, "to": end, "organisation": str(organisation or ""),
+             "tier": str(tier or "")}  # fmt: skip
+    try:
+        return parse_filter(query, dt.date.today())
+    except FilterError as exc:
+        raise click.UsageError(
+            "; ".join(f"--{e['field']}: {e['message']} ({e['code']})" for e in exc.errors)
+        ) from None
+
+
+async def _known_organisation(conn: asyncpg.Connection, organisation: int | None) -> None:
+    if organisation is not None and not await conn.fetchval(
+        "SELECT 1 FROM organisations WHERE id = $1", organisation
+    ):
+        raise Problem(400, "bad-filter", "Unknown organisation", f"no organisation {organisation}")
+
+
+def _emit_table(table: Any, fmt: str, out: str | None) -> None:
+    import csv
+    import io
+    from pathlib import Path
+
+    from advice_line.evaluation.table import aligned
+
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(table.csv_rows())
+        text = buffer.getvalue()
+    else:
+        text = aligned(table) + "\n"
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _load_report(start: str, end: str, organisation: int | None, tier: int | None) -> Any:
+    from advice_line import evaluation_store
+
+    settings = _settings()
+    f = _report_filter(start, end, organisation, tier)
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> Any:
+        async with pool.acquire() as conn:
+            await _known_organisation(conn, f.organisation_id)
+            return await evaluation_store.load_report(conn, f)
+
+    return _with_stores(settings, work)
+
+
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text",
+                       show_default=True)  # fmt: skip
+_OUT = click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True),
+                    help="File (default: standard output).")  # fmt: skip
+
+
+@report_group.command("summary")
+@_report_options
+@_FORMAT
+@_OUT
+def report_summary(start: str, end: str, organisation: int | None, tier: int | None, fmt: str,
+                   out: str | None) -> None:  # fmt: skip
+    """The key figures: calls, answer times, escalation, outcomes, died where wished."""
+    _emit_table(_load_report(start, end, organisation, tier).table("summary"), fmt, out)
+
+
+@report_group.command("table")
+@click.argument("name")
+@_report_options
+@_FORMAT
+@_OUT
+def report_table(name: str, start: str, end: str, organisation: int | None, tier: int | None,
+                 fmt: str, out: str | None) -> None:  # fmt: skip
+    """One table of the report (heatmap, answer_times, escalation, ...)."""
+    from advice_line.evaluation import TABLE_NAMES
+
+    if name not in TABLE_NAMES:
+        raise click.BadParameter("must be one of " + ", ".join(TABLE_NAMES), param_hint="NAME")
+    _emit_table(_load_report(start, end, organisation, tier).table(name), fmt, out)
+
+
+@report_group.command("chart")
+@click.argument("name")
+@_report_options
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="File ending in .svg or .png.")  # fmt: skip
+@click.option("--language", type=click.Choice(["da", "en"]), help="Labels (default: the setting).")
+def report_chart(name: str, start: str, end: str, organisation: int | None, tier: int | None,
+                 out: str, language: str | None) -> None:  # fmt: skip
+    """Draw one chart (heatmap, answer_times, escalation, died_where_wished) to a file."""
+    from pathlib import Path
+
+    from advice_line import report_charts
+    from advice_line.i18n import Catalogue
+
+    if name not in report_charts.CHARTS:
+        raise click.BadParameter("must be one of " + ", ".join(report_charts.CHARTS), param_hint="NAME")  # fmt: skip
+    fmt = Path(out).suffix.lower().lstrip(".")
+    if fmt not in report_charts.FORMATS:
+        raise click.BadParameter("must end in .svg or .png", param_hint="--out")
+    report = _load_report(start, end, organisation, tier)
+    catalogue = Catalogue.load()
+    lang = language or _settings().default_language
+
+    def t(key: str, **values: object) -> str:
+        return catalogue.translate(lang, key, **values)
+
+    Path(out).write_bytes(report_charts.render(report, name, fmt, t))
+    click.echo(f"wrote {out}", err=True)
+
+
+@report_group.command("extract")
+@_report_options
+@click.option("--part", type=click.Choice(["episodes", "courses"]), default="episodes",
+              show_default=True)  # fmt: skip
+@_OUT
+def report_extract(start: str, end: str, organisation: int | None, tier: int | None, part: str,
+                   out: str | None) -> None:  # fmt: skip
+    """The pseudonymised research extract as CSV (needs ADVICE_LINE_RESEARCH_PSEUDONYM_KEY);
+    the export is written to the audit log."""
+    from advice_line import evaluation_store
+
+    settings = _settings()
+    if settings.research_pseudonym_key is None:
+        click.echo("error: set ADVICE_LINE_RESEARCH_PSEUDONYM_KEY to make research extracts",
+                   err=True)  # fmt: skip
+        sys.exit(1)
+    key = settings.research_pseudonym_key.encode()
+    f = _report_filter(start, end, organisation, tier)
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> Any:
+        async with pool.acquire() as conn:
+            await _known_organisation(conn, f.organisation_id)
+            return await evaluation_store.research_extract(conn, f, part, key, CLI_ACTOR)
+
+    _emit_table(_with_stores(settings, work), "csv", out)

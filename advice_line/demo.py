@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -110,6 +111,7 @@ async def seed(conn: asyncpg.Connection) -> dict[str, int]:
         conn, org_ids[HOME_CARE], [org_ids[p] for p in GP_PRACTICES]
     )
     added["rotas"] = await _seed_rotas(conn)
+    await _seed_fee_schedule(conn)  # not counted: the printed summary stays as it was
     return added
 
 
@@ -190,6 +192,28 @@ async def _seed_patients(conn: asyncpg.Connection, home_care_id: int, gp_ids: li
             await patients.create(conn, creator, actor, data)
             added += 1
     return added
+
+
+#: The documented example fee schedule (its amounts are examples, not tariffs).
+EXAMPLE_FEE_SCHEDULE = (
+    Path(__file__).resolve().parent.parent / "deploy" / "fee-schedule.example.toml"
+)
+
+
+async def _seed_fee_schedule(conn: asyncpg.Connection) -> int:
+    """Store the example fee schedule unless one with its label or date is there already."""
+    from advice_line import fee_store
+    from advice_line.fees.schedule import parse_schedule
+
+    text = EXAMPLE_FEE_SCHEDULE.read_text(encoding="utf-8")
+    example = parse_schedule(text)
+    if await conn.fetchval(
+        "SELECT 1 FROM fee_schedules WHERE version = $1 OR effective_from = $2",
+        example.version, example.effective_from,
+    ):  # fmt: skip
+        return 0
+    await fee_store.store_schedule(conn, audit.Actor(None, "demo-seed"), text, allow_past=True)
+    return 1
 
 
 def login_table() -> list[tuple[str, str, str]]:

@@ -87,6 +87,8 @@ class Settings:
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = dataclasses.field(default=None, repr=False)
     turn_ttl_seconds: int = 3600
+    # Evaluation: the secret behind the research extract's pseudonyms (P-/C-/E-xxxxxxxx).
+    research_pseudonym_key: str | None = dataclasses.field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -316,6 +318,15 @@ def _turn_secret(raw: object) -> str | None:
     return text
 
 
+def _research_key(raw: object) -> str | None:
+    text = str(raw).strip()
+    if not text:
+        return None
+    if len(text) < 32 or len(text) > 256 or any(c.isspace() for c in text):
+        raise ValueError("must be 32 to 256 characters without spaces (e.g. openssl rand -hex 32)")
+    return text
+
+
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "environment": _one_of("development", "production", "test"),
     "data_dir": _path,
@@ -363,10 +374,13 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "turn_urls": _ice_urls("turn"),
     "turn_secret": _turn_secret,
     "turn_ttl_seconds": _int_between(60, 7 * 24 * 3600),
+    "research_pseudonym_key": _research_key,
 }
 
 #: Settings whose values never appear in an error message.
-_SECRETS = frozenset({"vapid_private_key", "smtp_password", "turn_secret"})
+_SECRETS = frozenset(
+    {"vapid_private_key", "smtp_password", "turn_secret", "research_pseudonym_key"}
+)
 
 #: Defaults that differ in production: JSON logs, Secure cookies, explicit migrations.
 _PRODUCTION_DEFAULTS = {"log_format": "json", "cookie_secure": True, "migrate_on_start": False}

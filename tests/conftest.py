@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import hypothesis
 import pytest
 from redis.asyncio import Redis
 
@@ -27,12 +28,17 @@ from advice_line.migrate import migrate
 from advice_line.passwords import use_cheap_hashing_for_tests
 from advice_line.settings import Settings
 
+# Two shared cores under a full suite make single examples slow now and then: a per-example
+# deadline would turn that noise into failures. Examples are still bounded by pytest-timeout.
+hypothesis.settings.register_profile("advice_line", deadline=None)
+hypothesis.settings.load_profile("advice_line")
+
 TEST_PASSWORD = "correct-horse-battery"
 
 # argon2id at production cost takes ~0.1 s per hash on two cores; the suite hashes thousands.
 use_cheap_hashing_for_tests()
 _TABLES = (
-    "push_subscriptions, "
+    "push_subscriptions, episode_documents, course_outcomes, fee_schedules, "
     "audit_log, sessions, consultation_timers, consultation_events, consultations, "
     "gp_commitments, advisor_presence, patients, calendar_tokens, rota_participants, "
     "rota_layers, rota_overrides, rota_swaps, rotas, users, organisations"

@@ -14,13 +14,17 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 
-from advice_line import patients
-from advice_line.appkeys import CATALOGUE, SESSION, SETTINGS
+from advice_line import fee_store, patients
+from advice_line import organisations as org_store
+from advice_line.appkeys import CATALOGUE, DB, SESSION, SETTINGS
+from advice_line.episodes import reading as episode_reading
+from advice_line.episodes import store as episode_store
+from advice_line.fees import bands as fee_bands
 from advice_line.http import current_session
 from advice_line.i18n import LANGUAGE_COOKIE, LANGUAGES, request_language
 from advice_line.problems import Problem, bad_request
 from advice_line.roles import ORGANISATION_KINDS, PATIENT_MANAGERS, ROLES, TIER_NAMES, Role
-from advice_line.views import consultations_api
+from advice_line.views import consultations_api, fees_api
 
 routes = web.RouteTableDef()
 
@@ -31,10 +35,13 @@ _ROTA_NAVIGATION = [("nav.rota", "/rota"), ("nav.coverage", "/rota/coverage")]
 #: Navigation per role: (translation key, path).
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
     Role.NURSE: [("nav.home", "/"), ("nav.call", "/call/new"), ("nav.patients", "/patients")],
-    Role.ADVISOR: [("nav.home", "/")],
-    Role.COORDINATOR: [("nav.home", "/"), *_ROTA_NAVIGATION, ("nav.patients", "/patients")],
-    Role.ADMIN: [("nav.home", "/"), *_ROTA_NAVIGATION, ("nav.users", "/admin/users"),
-                 ("nav.organisations", "/admin/organisations"), ("nav.audit", "/admin/audit")],
+    Role.ADVISOR: [("nav.home", "/"), ("nav.fees", "/fees")],
+    Role.COORDINATOR: [("nav.home", "/"), *_ROTA_NAVIGATION,
+                        ("nav.patients", "/patients"), ("nav.episodes", "/episodes"),
+                        ("nav.reports", "/reports"), ("nav.fees", "/fees")],
+    Role.ADMIN: [("nav.home", "/"), *_ROTA_NAVIGATION,
+                 ("nav.users", "/admin/users"), ("nav.organisations", "/admin/organisations"),
+                 ("nav.audit", "/admin/audit"), ("nav.reports", "/reports"), ("nav.fees", "/fees")],
 }  # fmt: skip
 
 
@@ -179,6 +186,29 @@ async def call_page(request: web.Request) -> web.StreamResponse:
     return render(request, "call.html", consultation_id=consultation_id)
 
 
+@routes.get("/episodes")
+async def episode_list(request: web.Request) -> web.StreamResponse:
+    """The organisation's episodes with filters (coordinators); the list comes from the API."""
+    page_user(request, Role.COORDINATOR, Role.ADMIN)
+    return render(
+        request, "episodes.html",
+        outcomes=[(v, f"episodes.outcome.{v}") for v in episode_reading.OUTCOMES],
+        dispositions=[(v, f"episodes.disposition.{v}") for v in episode_store.DISPOSITIONS],
+    )  # fmt: skip
+
+
+@routes.get("/episodes/{consultation_id:[0-9]{1,18}}")
+async def episode_page(request: web.Request) -> web.StreamResponse:
+    """One episode, with the documentation form first for an advisor who took part; the
+    shell only: the episode is read (and the read audited) through the API."""
+    page_user(request)
+    consultation_id = int(request.match_info["consultation_id"])
+    return render(
+        request, "episode.html", consultation_id=consultation_id,
+        dispositions=[(v, f"episodes.disposition.{v}") for v in episode_store.DISPOSITIONS],
+    )  # fmt: skip
+
+
 @routes.get("/rota")
 async def rota_page(request: web.Request) -> web.StreamResponse:
     """A tier's final schedule by week or month; the tier, view and date live in the query."""
@@ -191,6 +221,47 @@ async def rota_coverage(request: web.Request) -> web.StreamResponse:
     """Every coverage gap of every tier in the next 14 days."""
     page_user(request, *ROTA_EDITORS)
     return render(request, "rota_coverage.html", tiers=TIER_NAMES)
+
+
+@routes.get("/reports")
+async def reports_page(request: web.Request) -> web.StreamResponse:
+    """Evaluation: filters, tables, charts and CSV links; the data come from the reports API.
+    Admins choose an organisation (or all); a coordinator sees their own."""
+    user = page_user(request, Role.COORDINATOR, Role.ADMIN)
+    organisations: list[dict[str, Any]] = []
+    if user.role == Role.ADMIN:
+        async with request.app[DB].acquire() as conn:
+            organisations = await org_store.list_all(conn)
+    return render(request, "reports.html", tiers=TIER_NAMES, organisations=organisations)
+
+
+@routes.get("/fees")
+async def fees_page(request: web.Request) -> web.StreamResponse:
+    """Fee statements by month (an advisor sees their own) and, for admins, the fee schedules
+    with the upload form; the data come from the fees API."""
+    user = page_user(request, Role.ADVISOR, *fees_api.FEE_READERS)
+    return render(request, "fees.html", is_admin=user.role == Role.ADMIN,
+                  can_choose=user.role in fees_api.FEE_READERS)  # fmt: skip
+
+
+@routes.get("/fees/print")
+async def fees_print(request: web.Request) -> web.StreamResponse:
+    """A month's statement as a printable document (same scope rules as the API)."""
+    user = page_user(request, Role.ADVISOR, *fees_api.FEE_READERS)
+    month = fees_api.month_param(request)
+    async with request.app[DB].acquire() as conn:
+        scope = await fees_api.resolve_scope(conn, user, request)
+        statement, names = await fee_store.statement(conn, month, scope)
+    language = request_language(request, request.app[SETTINGS].default_language)
+    return render(request, "fees_print.html", statement=statement, names=names,
+                  money=lambda amount: format_amount(amount, language),
+                  local=fee_bands.local)  # fmt: skip
+
+
+def format_amount(amount: Any, language: str) -> str:
+    """An amount as people read it: 1.234,50 in Danish, 1,234.50 in English."""
+    text = f"{amount:,.2f}"
+    return text.translate(str.maketrans(",.", ".,")) if language == "da" else text
 
 
 @routes.get("/admin/users")

@@ -56,6 +56,10 @@ ENDPOINTS = [
     Endpoint("DELETE", "/api/v1/push/subscriptions", "advisor",
              {"endpoint": "https://push.example.com/send/abc"}),
     Endpoint("POST", "/api/v1/patients/{patient_id}/gp-commitments", "nurse", COMMITMENT),
+    Endpoint("POST", "/api/v1/episodes/{consultation_id}/documentation", "advisor",
+             {"disposition": "phone_advice", "advice": "Råd", "follow_up": False}),
+    Endpoint("POST", "/api/v1/patients/{patient_id}/course-outcome", "nurse",
+             {"course_ended_on": "2026-01-10", "died": True, "place_of_death": "home"}),
     Endpoint("PUT", "/api/v1/patients/{patient_id}/gp-commitments/{commitment_id}", "nurse",
              COMMITMENT),
     Endpoint("POST", "/api/v1/rotas", "admin", {"name": "Ny vagtplan", "tier": "gp"}),
@@ -92,6 +96,7 @@ async def snapshot(db) -> dict:
         "organisations", "users", "patients", "role_policies", "audit_log", "rotas",
         "rota_layers", "rota_participants", "rota_overrides", "rota_swaps", "consultations",
         "consultation_events", "advisor_presence", "push_subscriptions", "gp_commitments",
+        "episode_documents", "course_outcomes",
     )  # fmt: skip
     for table in tables_with_rows:
         rows = await db.fetch(f"SELECT * FROM {table} ORDER BY 1")

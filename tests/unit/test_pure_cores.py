@@ -16,6 +16,8 @@ PURE_FILES = sorted(
         ROOT / "signalling" / "ice.py",
         ROOT / "advice_line" / "episodes" / "model.py",
         ROOT / "advice_line" / "episodes" / "facts.py",
+        *(ROOT / "advice_line" / "evaluation").rglob("*.py"),
+        *(ROOT / "advice_line" / "fees").rglob("*.py"),
     ]
 )
 

@@ -1,0 +1,3 @@
+// The printable statement: its "print" button opens the browser's print dialogue.
+
+document.querySelector("[data-print]")?.addEventListener("click", () => window.print());
