@@ -56,6 +56,7 @@ from advice_line.throttle import LoginThrottle
 from advice_line.views import (
     admin_api,
     auth_api,
+    board_api,
     calendar_api,
     calls_api,
     commitments_api,
@@ -64,13 +65,16 @@ from advice_line.views import (
     fees_api,
     pages,
     patients_api,
+    precall_api,
     push_api,
+    pwa,
     reports_api,
     rota_api,
     system,
 )
 from advice_line.ws import websocket
 from signalling.bus import UserBus
+from signalling.echo_peer import EchoPeers
 from signalling.presence import Presence
 from signalling.registry import ConnectionRegistry
 from signalling.resume import ResumeTokens
@@ -173,6 +177,16 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
     await relay.close()
 
 
+async def echo_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The pre-call test's echo peers: every one still running is closed at shutdown."""
+    settings = app[SETTINGS]
+    app[precall_api.ECHO_PEERS] = peers = EchoPeers(
+        ice_config(settings), settings.echo_max_peers, settings.echo_lifetime_seconds
+    )
+    yield
+    await peers.close_all()
+
+
 async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:
     """Delete long-ended sessions once an hour (the audit log keeps the logins)."""
 
@@ -220,6 +234,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [stores_ctx, connections_ctx, routing_ctx, calls_ctx, revocation_ctx, session_purge_ctx]
     )
+    app.cleanup_ctx.append(echo_ctx)  # left first at shutdown: peers closed before stores
     app.on_shutdown.append(_on_shutdown)
     for table in (
         system.routes,
@@ -227,6 +242,7 @@ def create_app(settings: Settings) -> web.Application:
         patients_api.routes,
         rota_api.routes,
         calendar_api.routes,
+        board_api.routes,
         calls_api.routes,
         commitments_api.routes,
         consultations_api.routes,
@@ -234,6 +250,8 @@ def create_app(settings: Settings) -> web.Application:
         fees_api.routes,
         admin_api.routes,
         push_api.routes,
+        pwa.routes,
+        precall_api.routes,
         reports_api.routes,
         pages.routes,
     ):

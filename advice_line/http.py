@@ -42,6 +42,8 @@ _CSRF_EXEMPT = frozenset({"/api/v1/auth/login"})
 _CSP = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
     "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; "
+    # The advisor console's service worker (/sw.js) and web app manifest: our own only.
+    "worker-src 'self'; manifest-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 

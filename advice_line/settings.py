@@ -89,6 +89,9 @@ class Settings:
     turn_ttl_seconds: int = 3600
     # Evaluation: the secret behind the research extract's pseudonyms (P-/C-/E-xxxxxxxx).
     research_pseudonym_key: str | None = dataclasses.field(default=None, repr=False)
+    # The pre-call test: echo peers per node, and how long one runs before it is closed.
+    echo_max_peers: int = 20
+    echo_lifetime_seconds: float = 60.0
 
     @property
     def production(self) -> bool:
@@ -375,6 +378,8 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "turn_secret": _turn_secret,
     "turn_ttl_seconds": _int_between(60, 7 * 24 * 3600),
     "research_pseudonym_key": _research_key,
+    "echo_max_peers": _int_between(1, 1000),
+    "echo_lifetime_seconds": _float_between(1.0, 600.0),
 }
 
 #: Settings whose values never appear in an error message.

@@ -36,10 +36,10 @@ _ROTA_NAVIGATION = [("nav.rota", "/rota"), ("nav.coverage", "/rota/coverage")]
 NAVIGATION: dict[str, list[tuple[str, str]]] = {
     Role.NURSE: [("nav.home", "/"), ("nav.call", "/call/new"), ("nav.patients", "/patients")],
     Role.ADVISOR: [("nav.home", "/"), ("nav.fees", "/fees")],
-    Role.COORDINATOR: [("nav.home", "/"), *_ROTA_NAVIGATION,
+    Role.COORDINATOR: [("nav.home", "/"), ("nav.board", "/board"), *_ROTA_NAVIGATION,
                         ("nav.patients", "/patients"), ("nav.episodes", "/episodes"),
                         ("nav.reports", "/reports"), ("nav.fees", "/fees")],
-    Role.ADMIN: [("nav.home", "/"), *_ROTA_NAVIGATION,
+    Role.ADMIN: [("nav.home", "/"), ("nav.board", "/board"), *_ROTA_NAVIGATION,
                  ("nav.users", "/admin/users"), ("nav.organisations", "/admin/organisations"),
                  ("nav.audit", "/admin/audit"), ("nav.reports", "/reports"), ("nav.fees", "/fees")],
 }  # fmt: skip
@@ -209,6 +209,13 @@ async def episode_page(request: web.Request) -> web.StreamResponse:
     )  # fmt: skip
 
 
+@routes.get("/precall")
+async def precall_page(request: web.Request) -> web.StreamResponse:
+    """The pre-call test: camera, microphone and network, against the server's echo peer."""
+    page_user(request)
+    return render(request, "precall.html")
+
+
 @routes.get("/rota")
 async def rota_page(request: web.Request) -> web.StreamResponse:
     """A tier's final schedule by week or month; the tier, view and date live in the query."""
@@ -221,6 +228,14 @@ async def rota_coverage(request: web.Request) -> web.StreamResponse:
     """Every coverage gap of every tier in the next 14 days."""
     page_user(request, *ROTA_EDITORS)
     return render(request, "rota_coverage.html", tiers=TIER_NAMES)
+
+
+@routes.get("/board")
+async def board_page(request: web.Request) -> web.StreamResponse:
+    """The live board of the whole line (coordinators, admins; large enough for a wall
+    screen); the shell only: the snapshot comes from the board API every few seconds."""
+    page_user(request, Role.COORDINATOR, Role.ADMIN)
+    return render(request, "board.html", tiers=TIER_NAMES)
 
 
 @routes.get("/reports")

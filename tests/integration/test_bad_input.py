@@ -56,6 +56,7 @@ ENDPOINTS = [
     Endpoint("DELETE", "/api/v1/push/subscriptions", "advisor",
              {"endpoint": "https://push.example.com/send/abc"}),
     Endpoint("POST", "/api/v1/patients/{patient_id}/gp-commitments", "nurse", COMMITMENT),
+    Endpoint("POST", "/api/v1/echo-test", "nurse", {"type": "offer", "sdp": "v=0\r\n"}),
     Endpoint("POST", "/api/v1/episodes/{consultation_id}/documentation", "advisor",
              {"disposition": "phone_advice", "advice": "Råd", "follow_up": False}),
     Endpoint("POST", "/api/v1/patients/{patient_id}/course-outcome", "nurse",

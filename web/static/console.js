@@ -8,6 +8,7 @@ import { el, showState } from "./dom.js";
 import { Live } from "./live.js";
 import { Ringer, askNotificationPermission, closeNotification, notificationPermission, notify } from "./ringer.js";
 import * as view from "./consult_view.js";
+import { setupPush } from "./push_setup.js";
 
 const root = document.getElementById("console");
 const me = Number(root.dataset.userId);
@@ -340,3 +341,4 @@ renderSound();
 renderNotify();
 showState(presenceState, "loading", t("common.loading"));
 live.start();
+setupPush(document.getElementById("push-setup"));
