@@ -49,7 +49,7 @@ _URGENCY_ORDER = {"acute": 0, "urgent": 1, "routine": 2}
 def advisor_status(chosen: str | None, online: bool, calls: Iterable[tuple[str, bool]]) -> str:
     """offline, wrap_up, in_call, ringing, away or available (the first that applies), from
     the advisor's choice, whether they are connected, and (state, is participant) for each
-    open call that offers them a ring or has them in it (as ``GET /api/v1/presence``)."""
+    open call that offers them a ring or has them in it (``GET /api/v1/presence`` uses it too)."""
     if not online:
         return "offline"
     calls = list(calls)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from advice_line import audit, consultations, rota_store
 from advice_line.appkeys import DB, PRESENCE, ROUTING
+from advice_line.board import advisor_status
 from advice_line.http import (
     actor,
     current_session,
@@ -249,19 +250,6 @@ async def set_presence(request: web.Request) -> web.StreamResponse:
     return json_response({"status": body["status"]})
 
 
-def _derived_status(chosen: str, online: bool, states: list[tuple[str, bool]]) -> str:
-    """offline, away, ringing, in_call, wrap_up or available (the first that applies)."""
-    if not online:
-        return "offline"
-    if any(participant and state == "wrap_up" for state, participant in states):
-        return "wrap_up"
-    if any(participant and state in ("connected", "escalating") for state, participant in states):
-        return "in_call"
-    if any(not participant for _, participant in states):
-        return "ringing"
-    return "away" if chosen == "away" else "available"
-
-
 def _own_shifts(rotas: list[Any], advisor: int, start: Any, end: Any) -> list[tuple[Any, Any]]:
     stretches: list[tuple[Any, Any]] = []
     for rota in rotas:
@@ -293,7 +281,7 @@ async def my_presence(request: web.Request) -> web.StreamResponse:
     upcoming = next(((s, e) for s, e in shifts if s > now), None)
     chosen = chosen or "available"
     return json_response({
-        "status": _derived_status(chosen, online, [(r["state"], r["participant"]) for r in rows]),
+        "status": advisor_status(chosen, online, [(r["state"], r["participant"]) for r in rows]),
         "chosen": chosen, "online": online, "tier": user.tier, "on_duty": current is not None,
         "shift_ends": current[1] if current else None,
         "next_shift": {"start": upcoming[0], "end": upcoming[1]} if upcoming else None,
