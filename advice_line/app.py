@@ -166,13 +166,14 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CALLS] = relay = CallRelay(
         app[DB], rooms, app[BUS], ice_config(settings),
         resume_grace_seconds=settings.ws_resume_grace_seconds,
+        redis=app[REDIS], changed_channel=app[KEYS].calls_changed_channel,
     )  # fmt: skip
     app[ROUTING].observers.append(relay.consultation_changed)
 
     async def refresh() -> None:
         await relay.run_refresh(settings.ws_heartbeat_seconds)
 
-    async with running(("call-refresh", refresh)):
+    async with running(("call-refresh", refresh), ("call-changes", relay.run_changes)):
         yield
     await relay.close()
 

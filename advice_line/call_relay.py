@@ -2,13 +2,21 @@
 
 The consultation is the room. Its people are the nurse who asked and the advisors in the
 call (``participants``); only they may join, and only while it is ``connected`` or
-``escalating``. Every ``signal`` is checked against the database (sender and recipient both
-people of the consultation, the call live) before it is relayed through the user bus, so a
-stranger can neither send into a call nor learn that it exists (the one answer is
-``not_in_call``). Who has joined lives in Redis (:class:`signalling.rooms.CallRooms`), so
-peers on other nodes are known. When the consultation leaves the live states, or an advisor
-leaves it, the routing engine tells :meth:`CallRelay.consultation_changed` and the joined
-peers are told.
+``escalating``. Every ``signal`` is checked (sender and recipient both people of the
+consultation, the call live) before it is relayed through the user bus, so a stranger can
+neither send into a call nor learn that it exists (the one answer is ``not_in_call``). Who
+has joined lives in Redis (:class:`signalling.rooms.CallRooms`), so peers on other nodes are
+known. When the consultation leaves the live states, or an advisor leaves it, the routing
+engine tells :meth:`CallRelay.consultation_changed` and the joined peers are told.
+
+The check reads the consultation from PostgreSQL once, then from a per-node cache of live
+calls (:class:`AccessCache`): a signal costs no database round trip. The cache is trusted
+only to admit (a refusal is re-read from the database, so someone just added is never
+refused), and forgets a consultation when it changes: at once on the node that made the
+change, and on every other node when that node's publication on the calls-changed channel
+arrives; entries also lapse after ``ACCESS_TTL_SECONDS``, and a node that lost its
+subscription forgets them all. Signals go out through one :class:`SignalOutbox`, so
+under load they share a Redis round trip (and one connection) instead of taking one each.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from advice_line.settings import Settings
@@ -39,6 +48,13 @@ LIVE_STATES = frozenset({"connected", "escalating"})
 #: At most one call-quality report per connection in this many seconds.
 QUALITY_INTERVAL_SECONDS = 5.0
 NOT_IN_CALL_DETAIL = "you are not in a live call of this consultation (or it has no such person)"
+#: How long a cached access may be used without a change being heard of: the safety net
+#: should a calls-changed publication be lost.
+ACCESS_TTL_SECONDS = 5.0
+#: At most this many live calls cached per node (beyond it, lapsed entries are swept).
+ACCESS_CACHE_LIMIT = 10_000
+#: At most this many signals in one Redis pipeline.
+SIGNAL_BATCH_LIMIT = 256
 
 
 def ice_config(settings: Settings) -> IceConfig:
@@ -68,9 +84,113 @@ class CallAccess:
     def people(self) -> frozenset[int]:
         return self.participants | {self.nurse_id}
 
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
     def admits(self, *user_ids: int) -> bool:
         """True if the call is live and every one of ``user_ids`` is a person of it."""
-        return self.state in LIVE_STATES and all(u in self.people for u in user_ids)
+        return self.live and all(u in self.people for u in user_ids)
+
+
+class AccessCache:
+    """This node's copy of live calls' access, each kept at most ``ttl`` seconds.
+
+    ``generation`` grows with every forgetting; a database read that began before one is
+    not stored, so a read racing a change cannot put the old state back."""
+
+    def __init__(
+        self, clock: Callable[[], float], ttl: float = ACCESS_TTL_SECONDS,
+        limit: int = ACCESS_CACHE_LIMIT,
+    ) -> None:  # fmt: skip
+        self.clock = clock
+        self.ttl = ttl
+        self.limit = limit
+        self.generation = 0
+        self._entries: dict[int, tuple[CallAccess, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, consultation_id: int) -> CallAccess | None:
+        entry = self._entries.get(consultation_id)
+        if entry is None:
+            return None
+        if self.clock() >= entry[1]:
+            del self._entries[consultation_id]
+            return None
+        return entry[0]
+
+    def put(self, access: CallAccess, generation: int) -> None:
+        """Keep ``access`` (read when the cache was at ``generation``) if the call is live;
+        forget the call if it is not (the database said so: that is never stale)."""
+        if not access.live:
+            self._entries.pop(access.consultation_id, None)
+            return
+        if generation != self.generation:
+            return
+        now = self.clock()
+        if len(self._entries) >= self.limit:
+            self._entries = {c: e for c, e in self._entries.items() if e[1] > now}
+            if len(self._entries) >= self.limit:
+                self._entries.clear()
+        self._entries[access.consultation_id] = (access, now + self.ttl)
+
+    def forget(self, consultation_id: int) -> None:
+        self.generation += 1
+        self._entries.pop(consultation_id, None)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+class SignalOutbox:
+    """Relays signals through the user bus in batches, in the order they were handed in.
+
+    Whatever is waiting goes in one pipeline; what arrives meanwhile waits for the next. Idle,
+    a signal goes at once; busy, the node holds one Redis connection for all its signals
+    rather than one per connection with a signal in flight (the pool's limit). ``send``
+    returns once the signal is in Redis, or raises what the pipeline raised."""
+
+    def __init__(self, bus: UserBus, limit: int = SIGNAL_BATCH_LIMIT) -> None:
+        self.bus = bus
+        self.limit = limit
+        self._waiting: list[tuple[int, dict[str, Any], asyncio.Future[None]]] = []
+        self._sending: list[tuple[int, dict[str, Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def send(self, user_id: int, message: dict[str, Any]) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((user_id, message, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="call-signals")
+        await future
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            self._sending = self._waiting[: self.limit]
+            self._waiting = self._waiting[self.limit :]
+            try:
+                await self.bus.send_many([(user, message) for user, message, _ in self._sending])
+            except Exception as exc:  # raised to each sender, who answers ``unavailable``
+                for *_, future in self._sending:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for *_, future in self._sending:
+                    if not future.done():
+                        future.set_result(None)
+            self._sending = []
+
+    async def close(self) -> None:
+        """Shutdown: stop sending; whoever still waits is cancelled."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        for *_, future in [*self._sending, *self._waiting]:
+            future.cancel()
+        self._sending, self._waiting = [], []
 
 
 def _envelope(kind: str, **body: Any) -> dict[str, Any]:
@@ -85,8 +205,14 @@ class CallRelay:
         clock: Callable[[], dt.datetime] = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
         resume_grace_seconds: float = 30.0,
+        redis: Redis | None = None, changed_channel: str = "",
     ) -> None:  # fmt: skip
         self.pool = pool
+        #: Where consultation changes are published to and heard from (None: one node alone).
+        self.redis = redis
+        self.changed_channel = changed_channel
+        self.cache = AccessCache(lambda: self.monotonic())
+        self.signals = SignalOutbox(bus)
         self.resume_grace = resume_grace_seconds
         #: Dropped connections that may still resume: their leaving waits for the grace.
         self._lapses: set[asyncio.Task[None]] = set()
@@ -106,6 +232,8 @@ class CallRelay:
         return ice_servers(self.ice, user_id, self.clock().timestamp())
 
     async def access(self, consultation_id: int) -> CallAccess | None:
+        """The consultation as the database has it now (kept in the cache if its call is live)."""
+        generation = self.cache.generation
         async with self.pool.acquire() as conn:
             row = await conn.fetchrow(
                 "SELECT nurse_id, participants, state, channel FROM consultations WHERE id = $1",
@@ -113,10 +241,22 @@ class CallRelay:
             )
         if row is None:
             return None
-        return CallAccess(
+        access = CallAccess(
             consultation_id, row["nurse_id"], frozenset(row["participants"]), row["state"],
             row["channel"],
         )  # fmt: skip
+        self.cache.put(access, generation)
+        return access
+
+    async def admitted(self, consultation_id: int, *user_ids: int) -> CallAccess | None:
+        """The call's access if it is live and ``user_ids`` are all people of it, else None.
+
+        A cached access is trusted to admit; a refusal is always the database's answer."""
+        cached = self.cache.get(consultation_id)
+        if cached is not None and cached.admits(*user_ids):
+            return cached
+        access = await self.access(consultation_id)
+        return access if access is not None and access.admits(*user_ids) else None
 
     # Messages from this node's connections --------------------------------------------
 
@@ -142,8 +282,8 @@ class CallRelay:
 
     async def _join(self, conn: Connection, message: Message) -> None:
         cid = int(message.body["consultation_id"])
-        access = await self.access(cid)
-        if access is None or not access.admits(conn.user_id):
+        access = await self.admitted(cid, conn.user_id)
+        if access is None:
             await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
             return
         me, now_ms = conn.user_id, self._now_ms()
@@ -167,8 +307,7 @@ class CallRelay:
 
     async def _leave(self, conn: Connection, message: Message) -> None:
         cid = int(message.body["consultation_id"])
-        access = await self.access(cid)
-        if access is None or not access.admits(conn.user_id):
+        if await self.admitted(cid, conn.user_id) is None:
             self._forget(conn, cid)
             await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
             return
@@ -179,15 +318,14 @@ class CallRelay:
     async def _signal(self, conn: Connection, message: Message) -> None:
         body = message.body
         cid, to = int(body["consultation_id"]), int(body["to"])
-        access = await self.access(cid)
-        if to == conn.user_id or access is None or not access.admits(conn.user_id, to):
+        if to == conn.user_id or await self.admitted(cid, conn.user_id, to) is None:
             await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
             return
         relayed = _envelope("signal", consultation_id=cid, **{"from": conn.user_id})
         for name in ("description", "candidate"):
             if name in body:
                 relayed[name] = body[name]
-        await self.bus.send(to, relayed)
+        await self.signals.send(to, relayed)
 
     async def _quality(self, conn: Connection, message: Message) -> None:
         now = self.monotonic()
@@ -201,8 +339,7 @@ class CallRelay:
         self._quality_at[conn] = now
         body = message.body
         cid = int(body["consultation_id"])
-        access = await self.access(cid)
-        if access is None or not access.admits(conn.user_id):
+        if await self.admitted(cid, conn.user_id) is None:
             await self._refuse(conn, message, ErrorCode.NOT_IN_CALL, NOT_IN_CALL_DETAIL)
             return
         report = {name: body[name] for name in ("rtt_ms", "packet_loss", "bitrate_kbps", "relay")}
@@ -265,6 +402,7 @@ class CallRelay:
 
     async def close(self) -> None:
         """Shutdown: pending lapses are dropped (memberships expire by themselves)."""
+        await self.signals.close()
         for task in list(self._lapses):
             task.cancel()
         await asyncio.gather(*self._lapses, return_exceptions=True)
@@ -272,9 +410,13 @@ class CallRelay:
     # Changes to consultations (from the routing engine, after they are committed) -------
 
     async def consultation_changed(self, machine: Consultation) -> None:
-        """End the call when the consultation is no longer live; drop advisors who left it."""
+        """End the call when the consultation is no longer live; drop advisors who left it.
+
+        First of all, every node forgets its cached access to the call: this one at once."""
+        self.cache.forget(machine.id)
         if machine.connected_at is None:
             return  # never connected: there has been no call (most routing steps end here)
+        await self._publish_change(machine.id)
         cid, now_ms = machine.id, self._now_ms()
         if machine.state.value not in LIVE_STATES:
             ended = _envelope("call.ended", consultation_id=cid, reason=machine.state.value)
@@ -295,6 +437,33 @@ class CallRelay:
             left = _envelope("call.peer_left", consultation_id=cid, user_id=user)
             messages += [(peer, left) for peer in sorted(present & people)]
         await self.bus.send_many(messages)
+
+    async def _publish_change(self, cid: int) -> None:
+        if self.redis is None:
+            return
+        try:
+            await self.redis.publish(self.changed_channel, str(cid))
+        except (RedisError, OSError):  # the other nodes' entries lapse within the TTL
+            log.warning("calls.change_not_published", consultation=cid, exc_info=True)
+
+    async def run_changes(self, pause: float = 0.5) -> None:
+        """Forget the consultations other nodes changed, until cancelled. While not
+        subscribed (Redis away, reconnecting) changes may be missed: forget everything."""
+        assert self.redis is not None
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.changed_channel)
+                    self.cache.clear()
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self.cache.forget(int(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("calls.changes_listener_error", exc_info=True)
+            self.cache.clear()
+            await asyncio.sleep(pause)
 
     def _drop_local(self, cid: int, which: Callable[[int], bool]) -> None:
         for conn in [c for c, calls in self._joined.items() if cid in calls and which(c.user_id)]:

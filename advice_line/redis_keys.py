@@ -32,6 +32,12 @@ class RedisKeys:
         expiry ms), so peers on every node know each other."""
         return f"{self.prefix}call:{consultation_id}:members"
 
+    @property
+    def calls_changed_channel(self) -> str:
+        """Pub/sub channel of consultation ids whose call changed: every node's call relay
+        forgets its cached access to them."""
+        return f"{self.prefix}calls:changed"
+
     def user_channel(self, user_id: int) -> str:
         """Pub/sub channel that reaches every connection of a user, on whichever node."""
         return f"{self.prefix}user:{user_id}"

@@ -11,9 +11,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from advice_line.app import create_app
-from advice_line.appkeys import CALLS
+from advice_line.appkeys import CALLS, KEYS, REDIS
+from advice_line.call_relay import ACCESS_TTL_SECONDS, AccessCache, CallAccess
 from tests.integration.call_helpers import (
     Caller,
     ask,
@@ -360,3 +362,161 @@ async def test_peers_on_two_nodes_join_and_signal_each_other(
     finally:
         for p in people:
             await p.close()
+
+
+# The per-node cache of calls' access, and forgetting it on every node ----------------------
+
+
+def test_a_read_that_began_before_a_change_is_not_kept_and_a_call_not_live_is_dropped():
+    now = [0.0]
+    cache = AccessCache(lambda: now[0], ttl=5.0)
+    live = CallAccess(1, 10, frozenset({20}), "connected", "video")
+    began = cache.generation
+    cache.forget(1)  # a change heard of while the database read was under way
+    cache.put(live, began)
+    assert cache.get(1) is None
+    cache.put(live, cache.generation)
+    assert cache.get(1) == live
+    cache.put(CallAccess(1, 10, frozenset({20}), "wrap_up", "video"), cache.generation - 1)
+    assert cache.get(1) is None  # a later read found it over: never stale, always dropped
+    cache.put(live, cache.generation)
+    now[0] = 5.0
+    assert cache.get(1) is None and len(cache) == 0  # lapsed
+
+
+@pytest.fixture
+async def two_nodes(aiohttp_server, settings, make_user, make_org, db):
+    """A connected call: the nurse on node A, the senior nurse on node B (one Redis)."""
+    app_a, app_b = create_app(settings), create_app(settings)
+    node_a, node_b = await aiohttp_server(app_a), await aiohttp_server(app_b)
+    people: list[Any] = []
+    call = await connected_call(str(node_a.make_url("/")), make_user, make_org, db, people)
+    senior = await Caller(str(node_b.make_url("/")), call.senior.user).login()
+    people.append(senior)
+    await senior.connect()
+    await call.senior.close()
+    yield {"a": app_a, "b": app_b, "nurse": call.nurse, "senior": senior,
+           "cid": call.consultation_id}  # fmt: skip
+    for p in people:
+        await p.close()
+
+
+async def test_an_ended_call_is_refused_at_once_where_it_ended_and_soon_on_the_other_node(
+    two_nodes,
+):
+    nurse, senior, cid = two_nodes["nurse"], two_nodes["senior"], two_nodes["cid"]
+    relay_a, relay_b = two_nodes["a"][CALLS], two_nodes["b"][CALLS]
+    await nurse.join(cid)
+    await senior.join(cid)
+    await nurse.send({"v": 1, **signal(cid, senior.id, candidate=CANDIDATE)})
+    await senior.wait_for("signal", consultation_id=cid)
+    await senior.send({"v": 1, **signal(cid, nurse.id, candidate=CANDIDATE)})
+    await nurse.wait_for("signal", consultation_id=cid)
+    assert relay_a.cache.get(cid) is not None and relay_b.cache.get(cid) is not None
+
+    status, body = await nurse.call("POST", f"/api/v1/consultations/{cid}/end")  # on node A
+    assert status == 200 and body["consultation"]["state"] == "wrap_up", body
+
+    assert relay_a.cache.get(cid) is None
+    refused = await nurse.request(signal(cid, senior.id, candidate=CANDIDATE))
+    assert refused["code"] == "not_in_call"  # the first signal after the change, on node A
+    await eventually(lambda: relay_b.cache.get(cid) is None, within=2.0)  # the pub/sub delay
+    refused = await senior.request(signal(cid, nurse.id, candidate=CANDIDATE))
+    assert refused["code"] == "not_in_call"
+    assert len(nurse.got("signal")) == 1 and len(senior.got("signal")) == 1
+
+
+async def test_an_advisor_who_left_on_one_node_is_refused_on_the_other(two_nodes, make_user, db):
+    nurse, senior, cid = two_nodes["nurse"], two_nodes["senior"], two_nodes["cid"]
+    gp = await Caller(nurse.base, await make_user("advisor", tier="gp")).login()
+    try:
+        await gp.connect()
+        await on_duty_always(db, "gp", [gp.id])
+        await senior.join(cid)  # node B keeps the call's access
+        status, _ = await senior.call("POST", f"/api/v1/consultations/{cid}/escalate",
+                                      json={"note": "Behov for læge"})  # fmt: skip
+        assert status == 200
+        await gp.wait_for("consultation.ringing", consultation__id=cid)
+        assert (await gp.call("POST", f"/api/v1/consultations/{cid}/accept"))[0] == 200
+        await senior.send({"v": 1, **signal(cid, nurse.id, candidate=CANDIDATE)})  # B: cached
+        await nurse.wait_for("signal", consultation_id=cid)
+
+        assert (await senior.call("POST", f"/api/v1/consultations/{cid}/leave"))[0] == 200
+        # The leave was decided on node B: refused there at once, and nothing relayed.
+        refused = await senior.request(signal(cid, nurse.id, candidate=CANDIDATE))
+        assert refused["code"] == "not_in_call"
+        assert len(nurse.got("signal")) == 1
+        # Node A heard of it too: the others still signal each other there.
+        await eventually(lambda: two_nodes["a"][CALLS].cache.get(cid) is None, within=2.0)
+        await gp.send({"v": 1, **signal(cid, nurse.id, candidate=CANDIDATE)})
+        await eventually(lambda: len(nurse.got("signal")) == 2)
+    finally:
+        await gp.close()
+
+
+async def test_a_cached_call_admits_until_a_change_is_published_or_it_lapses(world, monkeypatch):
+    nurse, senior, cid, db, app = (world[k] for k in ("nurse", "senior", "cid", "db", "app"))
+    relay = app[CALLS]
+    await nurse.join(cid)
+    # Behind the relay's back (no node announces it): only the cache says it is live.
+    await db.execute("UPDATE consultations SET state = 'wrap_up' WHERE id = $1", cid)
+    await nurse.send({"v": 1, **signal(cid, senior.id, candidate=CANDIDATE)})
+    await senior.wait_for("signal", consultation_id=cid)
+
+    await app[REDIS].publish(app[KEYS].calls_changed_channel, str(cid))  # as another node
+    await eventually(lambda: relay.cache.get(cid) is None)
+    assert (await nurse.request(signal(cid, senior.id, candidate=CANDIDATE)))[
+        "code"
+    ] == "not_in_call"
+
+    await db.execute("UPDATE consultations SET state = 'connected' WHERE id = $1", cid)
+    await nurse.send({"v": 1, **signal(cid, senior.id, candidate=CANDIDATE)})
+    await eventually(lambda: len(senior.got("signal")) == 2)
+    await db.execute("UPDATE consultations SET state = 'wrap_up' WHERE id = $1", cid)
+    later = relay.monotonic() + ACCESS_TTL_SECONDS
+    monkeypatch.setattr(relay, "monotonic", lambda: later)  # the safety net: the TTL
+    assert (await nurse.request(signal(cid, senior.id, candidate=CANDIDATE)))[
+        "code"
+    ] == "not_in_call"
+    assert len(senior.got("signal")) == 2
+
+
+async def test_someone_just_added_is_never_refused_by_a_cached_call(world):
+    nurse, cid, db, relay = world["nurse"], world["cid"], world["db"], world["app"][CALLS]
+    await nurse.join(cid)
+    assert relay.cache.get(cid) is not None
+    gp = await world["person"]("advisor", tier="gp")
+    await db.execute(  # no change announced: the cache does not know the GP yet
+        "UPDATE consultations SET participants = array_append(participants, $2) WHERE id = $1",
+        cid, gp.id,
+    )  # fmt: skip
+
+    joined = await gp.join(cid)  # refused by the cache, so read again: admitted
+
+    assert {p["user_id"] for p in joined["peers"]} == {nurse.id}
+    await gp.send({"v": 1, **signal(cid, nurse.id, candidate=CANDIDATE)})
+    await nurse.wait_for("signal", consultation_id=cid)
+
+
+async def test_signals_sent_together_arrive_in_order_and_a_redis_failure_is_unavailable(
+    world, monkeypatch
+):
+    nurse, senior, cid, relay = world["nurse"], world["senior"], world["cid"], world["app"][CALLS]
+    burst = [
+        {**CANDIDATE, "candidate": f"candidate:{n} 1 udp 2130706431 127.0.0.1 {50000 + n} typ host"}
+        for n in range(30)
+    ]
+    for candidate in burst:  # within the burst the rate limit allows
+        await nurse.send({"v": 1, **signal(cid, senior.id, candidate=candidate)})
+    await eventually(lambda: len(senior.got("signal")) == len(burst))
+    assert [m["candidate"] for m in senior.got("signal")] == burst
+
+    async def redis_away(messages: Any) -> None:
+        raise RedisConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(relay.signals.bus, "send_many", redis_away)
+    reply = await nurse.request(signal(cid, senior.id, candidate=CANDIDATE))
+    assert (reply["type"], reply["code"]) == ("error", "unavailable")
+    monkeypatch.undo()
+    await nurse.send({"v": 1, **signal(cid, senior.id, candidate=CANDIDATE)})
+    await eventually(lambda: len(senior.got("signal")) == len(burst) + 1)
