@@ -9,12 +9,16 @@ from dataclasses import dataclass
 
 import asyncpg
 import structlog
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from advice_line.db import create_pool
 from advice_line.embedded import EmbeddedPostgres, EmbeddedRedis
 from advice_line.migrate import migrate
 from advice_line.settings import Settings
+
+#: Redis connections per process, and how long a command waits for a free one.
+REDIS_CONNECTIONS = 256
+REDIS_WAIT_SECONDS = 5.0
 
 log = structlog.get_logger("advice_line.stores")
 
@@ -73,7 +77,13 @@ async def open_stores(
         pool = await create_pool(
             urls.database, min_size=settings.db_pool_min, max_size=settings.db_pool_max
         )
-        redis = Redis.from_url(urls.redis, decode_responses=True, health_check_interval=10)
+        # A bounded pool that waits for a free connection rather than failing a burst of
+        # commands (the default pool raises once 100 are in use at the same moment).
+        pool_of_redis = BlockingConnectionPool.from_url(
+            urls.redis, decode_responses=True, health_check_interval=10,
+            max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_SECONDS,
+        )  # fmt: skip
+        redis = Redis.from_pool(pool_of_redis)  # closing the client closes its pool
         try:
             if settings.migrate_on_start if run_migrations is None else run_migrations:
                 async with pool.acquire() as conn:
