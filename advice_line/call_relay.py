@@ -363,11 +363,17 @@ class CallRelay:
         """Take this connection out of the call; tell the others if the user is now gone."""
         self._forget(conn, cid)
         gone, remaining = await self.rooms.leave(cid, conn.user_id, conn.id, self._now_ms())
+        told = set(remaining)
         if lapsed:  # its held membership may have been swept already: look at who is left
             gone = conn.user_id not in remaining
+            # Tell every person of the live call, not only those whose membership is fresh
+            # this very moment (a peer's refresh may be late on a busy node).
+            access = await self.access(cid) if gone else None
+            if access is not None and access.state in LIVE_STATES:
+                told |= access.people - {conn.user_id}
         if gone:
             left = _envelope("call.peer_left", consultation_id=cid, user_id=conn.user_id)
-            await self.bus.send_many([(peer, left) for peer in sorted(remaining)])
+            await self.bus.send_many([(peer, left) for peer in sorted(told)])
             log.info("call.left", consultation=cid, user=conn.user_id, connection=conn.id)
 
     async def disconnected(self, conn: Connection, *, resumable: bool = False) -> None:

@@ -113,7 +113,7 @@ async def test_a_client_that_does_not_come_back_leaves_the_call_after_the_grace(
     await drop(c.senior)
     await asyncio.sleep(GRACE * 0.5)
     assert c.nurse.got("call.peer_left") == []
-    gone = await c.nurse.wait_for("call.peer_left", within=GRACE * 3, user_id=c.senior.id)
+    gone = await c.nurse.wait_for("call.peer_left", within=GRACE + 15, user_id=c.senior.id)
     assert gone["consultation_id"] == c.consultation_id
 
 
