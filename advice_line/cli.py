@@ -610,3 +610,35 @@ def report_extract(start: str, end: str, organisation: int | None, tier: int | N
             return await evaluation_store.research_extract(conn, f, part, key, CLI_ACTOR)
 
     _emit_table(_with_stores(settings, work), "csv", out)
+
+
+@main.group("retention")
+def retention_group() -> None:
+    """Delete records past their retention period (docs/retention.md)."""
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Only say what would go; delete nothing.")
+@click.option("--batch-size", type=click.IntRange(1, 100000), default=500, show_default=True,
+              help="Records per transaction (each batch writes one audit entry).")  # fmt: skip
+def retention_run(dry_run: bool, batch_size: int) -> None:
+    """Delete (or with --dry-run count) what is past its period, kind by kind; safe to
+    schedule (one run at a time). Prints counts and cutoffs, never names."""
+    from advice_line.retention.run import KindResult, policy_of, run
+
+    settings = _settings()
+    policy = policy_of(settings)
+
+    def report(r: KindResult) -> None:
+        verb = "would go" if dry_run else f"deleted in {r.batches} batch(es)"
+        click.echo(f"{r.kind.value:<20} {r.count:>7} {verb}  (period {r.period}, "
+                   f"dated before {r.cutoff.isoformat()})")  # fmt: skip
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> int:
+        async with pool.acquire() as conn:
+            found = await run(conn, policy, dry_run=dry_run, actor=CLI_ACTOR,
+                              batch_size=batch_size, report=report)  # fmt: skip
+        return sum(r.count for r in found)
+
+    total = _with_stores(settings, work)
+    click.echo(f"total: {total} {'would go (dry run)' if dry_run else 'deleted'}")

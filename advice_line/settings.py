@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from advice_line.push_keys import parse_private_key
+from advice_line.retention.policy import DEFAULTS, Period, check_period
 
 ENV_PREFIX = "ADVICE_LINE_"
 
@@ -92,6 +93,12 @@ class Settings:
     # The pre-call test: echo peers per node, and how long one runs before it is closed.
     echo_max_peers: int = 20
     echo_lifetime_seconds: float = 60.0
+    # Retention (docs/retention.md): how long each kind of record is kept, "10y" or "90d".
+    retention_patient_records: Period = DEFAULTS["patient_records"]
+    retention_audit: Period = DEFAULTS["audit"]
+    retention_sessions: Period = DEFAULTS["sessions"]
+    retention_push_subscriptions: Period = DEFAULTS["push_subscriptions"]
+    retention_rota_changes: Period = DEFAULTS["rota_changes"]
 
     @property
     def production(self) -> bool:
@@ -330,6 +337,15 @@ def _research_key(raw: object) -> str | None:
     return text
 
 
+def _retention(setting: str) -> Callable[[object], Period]:
+    """A retention period ("10y", "90d") at or above the setting's legal floor."""
+
+    def parse(raw: object) -> Period:
+        return check_period(setting, Period.parse(str(raw)))
+
+    return parse
+
+
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "environment": _one_of("development", "production", "test"),
     "data_dir": _path,
@@ -380,6 +396,11 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "research_pseudonym_key": _research_key,
     "echo_max_peers": _int_between(1, 1000),
     "echo_lifetime_seconds": _float_between(1.0, 600.0),
+    "retention_patient_records": _retention("patient_records"),
+    "retention_audit": _retention("audit"),
+    "retention_sessions": _retention("sessions"),
+    "retention_push_subscriptions": _retention("push_subscriptions"),
+    "retention_rota_changes": _retention("rota_changes"),
 }
 
 #: Settings whose values never appear in an error message.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from zoneinfo import ZoneInfo
 
 import structlog
 from aiohttp import web
 
+from advice_line import fhir
 from advice_line.appkeys import DB, ROUTING
 from advice_line.episodes import course, documentation, filters, reading
 from advice_line.http import (
@@ -64,6 +66,24 @@ async def read_episode(request: web.Request) -> web.StreamResponse:
     async with request.app[DB].acquire() as conn:
         episode = await reading.read(conn, user, actor(request), consultation_id)
     return json_response({"episode": episode})
+
+
+@routes.get("/api/v1/episodes/{consultation_id}/fhir")
+@api(
+    "The episode as a FHIR R4 Bundle (collection: Encounter, Communication per documentation "
+    "version, Task per escalation, Patient by reference, Practitioners, Organization); same "
+    "access and audit as reading it",
+    tag="episodes",
+    responses={200: "application/fhir+json Bundle", 404: "No such episode, or not yours to see"},
+)
+async def episode_fhir(request: web.Request) -> web.StreamResponse:
+    user = current_session(request).user
+    consultation_id = int_param(request, "consultation_id")
+    async with request.app[DB].acquire() as conn:
+        episode = await reading.read(conn, user, actor(request), consultation_id)
+    bundle = fhir.episode_bundle(episode, request.app[ROUTING].clock())
+    return web.Response(text=json.dumps(bundle, ensure_ascii=False),
+                        content_type="application/fhir+json", charset="utf-8")  # fmt: skip
 
 
 @routes.post("/api/v1/episodes/{consultation_id}/documentation")

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from tests.conftest import Servers, recreate_database
 
@@ -32,6 +32,10 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]  # fmt: skip
+#: Chromium's stand-ins for a camera (a moving test pattern) and a microphone (a beep).
+FAKE_DEVICES = "--use-fake-device-for-media-stream"
+#: Answers every camera/microphone prompt with "allow", whatever the context's permissions.
+FAKE_PROMPT = "--use-fake-ui-for-media-stream"
 TABLET = {"width": 1024, "height": 768}
 STARTUP_SECONDS = 60.0
 
@@ -106,23 +110,43 @@ def live_server(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.fixture(scope="package")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium from the system; skipped locally (never in CI) when it is missing.
+def playwright_driver() -> Iterator[Playwright]:
+    """Playwright, started once: its sync API cannot be started twice on one thread.
 
-    Package scope, not session: Playwright's sync API keeps an event loop running on the
-    main thread while it is started, which would break the asyncio tests collected after
-    this package (integration, unit) if it stayed up until the end of the session.
+    Skipped locally (never in CI) when Chromium is missing. Package scope, not session:
+    Playwright's sync API keeps an event loop running on the main thread while it is
+    started, which would break the asyncio tests collected after this package (integration,
+    unit) if it stayed up until the end of the session.
     """
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("CI must have Chromium: .ci/run installs it")
         pytest.skip("Chromium not installed (apt-get install chromium) — browser tests skipped")
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+        yield playwright
+
+
+def launch_chromium(playwright: Playwright, *extra_args: str) -> Browser:
+    """Headless Chromium from the system, with ``extra_args`` after the usual ones."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *extra_args]
+    )
+
+
+@pytest.fixture(scope="package")
+def browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    """Headless Chromium from the system."""
+    chromium = launch_chromium(playwright_driver)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="module")
+def media_browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    """Chromium with a fake camera and microphone that every page may use (the video calls)."""
+    chromium = launch_chromium(playwright_driver, FAKE_DEVICES, FAKE_PROMPT)
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import { el, showState } from "./dom.js";
 import { Live } from "./live.js";
 import { Ringer, closeNotification, notify } from "./ringer.js";
 import * as view from "./consult_view.js";
+import { MediaCall } from "./media_call.js";
 
 const page = document.getElementById("call-page");
 const id = Number(page.dataset.consultationId);
@@ -31,6 +32,7 @@ const participantsList = $("participants");
 const media = $("media");
 const homeLink = $("home-link");
 const endButton = $("end-button");
+new MediaCall(media); // the video and sound: it follows the "consultation" events on ``media``
 
 let c = null; // the consultation as last read or told
 let names = new Map();
@@ -48,6 +50,9 @@ async function load() {
   try {
     const [{ consultation }, known] = await Promise.all([api("GET", `/api/v1/consultations/${id}`), view.loadNames()]);
     names = known;
+    // Two loads can cross (the first welcome may come before the first answer), and an
+    // update may have come meanwhile: never go back to an older version of the call.
+    if (c && consultation.version < c.version) return;
     c = consultation;
     fallback = consultation.fallback || fallback;
     escalation = view.escalationOf(consultation.timeline);
