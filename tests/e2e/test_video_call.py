@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from tests.e2e.browsing import screenshot
 from tests.e2e.conftest import FAKE_DEVICES, launch_chromium
 from tests.e2e.test_calls import (
+    COORDINATOR,
     DNR_PATIENT,
     LIMITED_PATIENT,
     NURSE,
@@ -223,6 +224,31 @@ def test_nurse_and_senior_nurse_see_each_other_then_the_gp_joins_all_three(line:
         assert snapshot(person.page)["peers"] == []
         assert snapshot(person.page)["state"] == "ended"
     screenshot(gp.page, "video-gp-ended")
+
+    # The GP documents the advice and the outcome from the call page; saving ends the wrap-up.
+    gp.page.get_by_role("link", name="Dokumentér rådgivningen").click()
+    form = gp.page.get_by_test_id("doc-form")
+    form.get_by_label("Klaret med råd i telefonen").check()
+    form.get_by_label(re.compile("^Rådgivning")).fill(
+        "Øg den faste morfin; ekstra dosis ved behov."
+    )
+    form.get_by_label("Nej", exact=True).check()
+    gp.page.get_by_test_id("doc-save").click()
+    expect(gp.page.get_by_test_id("doc-current").get_by_test_id("doc-advice")).to_have_text(
+        "Øg den faste morfin; ekstra dosis ved behov."
+    )
+    screenshot(gp.page, "video-gp-documented")
+
+    # The episode appears for the coordinator, with the answer and the escalation.
+    coordinator = line.person(COORDINATOR)
+    coordinator.page.goto("/episodes")
+    row = coordinator.page.locator(f"[data-episode-id='{consultation_id}']")
+    expect(row).to_contain_text("Klaret med råd i telefonen")
+    row.get_by_role("link").click()
+    facts = coordinator.page.get_by_test_id("episode-facts")
+    expect(facts).to_contain_text(senior.name)
+    expect(facts).to_contain_text(gp.name)
+    screenshot(coordinator.page, "video-coordinator-episode")
 
 
 def test_a_phone_consultation_carries_sound_both_ways_and_no_video(line: Line) -> None:

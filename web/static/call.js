@@ -255,6 +255,8 @@ function renderAdvisor() {
   const wrapping = c.state === "wrap_up" && participant() && !wrappedUp;
   $("wrapup-button").hidden = !wrapping;
   $("wrapup-hint").hidden = !wrapping;
+  // Document the advice and the outcome: saving it also ends this advisor's wrap-up.
+  $("document-link").hidden = !(participant() && ["wrap_up", "ended"].includes(c.state));
   homeLink.hidden = offered || inCall || wrapping;
 }
 
