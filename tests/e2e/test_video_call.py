@@ -381,6 +381,56 @@ def test_a_call_reports_its_quality_and_it_is_stored_in_the_timeline(line: Line)
     expect_audio_flowing(senior.page, nurse.id)
 
 
+ICE_UFRAG = """(side) => {
+  const pc = [...window.__adviceCall.peers.values()][0].pc;
+  const sdp = (side === "local" ? pc.localDescription : pc.remoteDescription).sdp;
+  return sdp.match(/a=ice-ufrag:(\\S+)/)[1];
+}"""
+#: ``[side, ufrag, same]``: whether that side's ICE username fragment is (or is no longer) it.
+UFRAG_IS = """([side, ufrag, same]) => {
+  const pc = [...window.__adviceCall.peers.values()][0].pc;
+  const description = side === "local" ? pc.localDescription : pc.remoteDescription;
+  const now = description && description.sdp.match(/a=ice-ufrag:(\\S+)/)[1];
+  return same ? now === ufrag : Boolean(now) && now !== ufrag;
+}"""
+
+
+def test_an_ice_restart_renegotiates_through_the_server_and_the_picture_comes_back(
+    line: Line,
+) -> None:
+    """What the page does when ICE fails (a network change): ``restartIce()``, new ICE
+    credentials offered and answered through the server, and media over the new path."""
+    nurse = line.person(NURSE)
+    senior = line.advisor("senior_nurse")
+    consultation_id = ask(line, nurse, DNR_PATIENT)
+    accept(senior, consultation_id)
+    for person in (nurse, senior):
+        expect_videos_playing(person.page, 1)
+    before = nurse.page.evaluate(ICE_UFRAG, "local")
+    assert senior.page.evaluate(ICE_UFRAG, "remote") == before
+
+    # The nurse's side restarts ICE, exactly as its handler does on "failed".
+    nurse.page.evaluate("[...window.__adviceCall.peers.values()][0].pc.restartIce()")
+    nurse.page.wait_for_function(
+        UFRAG_IS, arg=["local", before, False], timeout=MEDIA_SECONDS * 1000
+    )
+    after = nurse.page.evaluate(ICE_UFRAG, "local")
+    senior.page.wait_for_function(
+        UFRAG_IS, arg=["remote", after, True], timeout=MEDIA_SECONDS * 1000
+    )
+
+    # Same connection object, connected again, and the picture keeps coming on both sides.
+    for person in (nurse, senior):
+        eventually(
+            lambda person=person: all(
+                p["ice"] in ("connected", "completed") for p in snapshot(person.page)["peers"]
+            ),
+            "ICE connected again",
+        )
+        expect_videos_playing(person.page, 1)
+    assert len(snapshot(nurse.page)["peers"]) == 1
+
+
 def test_a_dropped_connection_shows_reconnecting_and_the_call_picks_up_again(line: Line) -> None:
     nurse = line.person(NURSE)
     senior = line.advisor("senior_nurse")
