@@ -210,7 +210,26 @@ async def session_purge_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _on_shutdown(app: web.Application) -> None:
     # Runs before cleanup: close sockets first so handlers finish while stores are up.
+    await _hand_over_presence(app)
     await app[CONNECTIONS].close_all()
+
+
+async def _hand_over_presence(app: web.Application) -> None:
+    """Keep the users of the closing sockets online while they reconnect elsewhere.
+
+    Closing a socket removes its presence entry, so an advisor moving to another node after
+    the 1001 would be offline for a second or two, and a call asked for just then would skip
+    her tier. An entry under another member name (the connection id negated) keeps her
+    online, as after a crash, until it lapses two heartbeats later; her new connection has
+    its own entry by then.
+    """
+    connections = [(c.user_id, -c.id) for c in app[CONNECTIONS].all()]
+    if not connections:
+        return
+    try:
+        await app[PRESENCE].refresh(connections, int(time.time() * 1000))
+    except Exception:  # Redis away: presence is rebuilt by the nodes that hold the sockets next
+        log.warning("presence.hand_over_failed", exc_info=True)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -221,6 +240,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[system.DRAINING] = asyncio.Event()  # set by `advice-line serve` on SIGTERM
     app[KEYS] = RedisKeys(settings.redis_key_prefix)
     app[CATALOGUE] = Catalogue.load(WEB_ROOT / "translations", settings.default_language)
     env = aiohttp_jinja2.setup(

@@ -8,13 +8,16 @@ optional config file): ``ADVICE_LINE_DATA_DIR`` for the embedded stores,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import asyncpg
 import click
+import structlog
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -28,6 +31,11 @@ from advice_line.stores import open_stores
 from advice_line.validation import ValidationFailed
 
 T = TypeVar("T")
+log = structlog.get_logger("advice_line.cli")
+#: How long a production node keeps serving after SIGTERM while /readyz says 503: long
+#: enough for the load balancer's health check (deploy/haproxy.cfg: out within about 1.5 s)
+#: to stop sending it new connections (docs/operations.md, "Draining, restarts and upgrades").
+PRODUCTION_DRAIN_SECONDS = 5.0
 CLI_ACTOR = audit.Actor(None, "cli:" + os.environ.get("USER", "unknown"))
 
 
@@ -75,12 +83,20 @@ def main() -> None:
 @click.option(
     "--demo", "with_demo", is_flag=True, help="Seed the demo data first and print the logins."
 )
-def serve(host: str | None, port: int | None, with_demo: bool) -> None:
-    """Run the service until SIGINT/SIGTERM, then shut down gracefully."""
+@click.option(
+    "--drain-seconds",
+    type=click.FloatRange(0, 300),
+    help="After SIGTERM, keep serving this long with /readyz answering 503 before closing "
+    "WebSockets (default 5 in production, else 0).",
+)
+def serve(host: str | None, port: int | None, with_demo: bool, drain_seconds: float | None) -> None:
+    """Run the service until SIGINT/SIGTERM, then drain and shut down gracefully."""
     from advice_line.app import create_app  # imported late: the web layer is heavier
     from advice_line.appkeys import DB
 
     settings = _settings(host=host, port=port)
+    if drain_seconds is None:
+        drain_seconds = PRODUCTION_DRAIN_SECONDS if settings.production else 0.0
     app = create_app(settings)
 
     async def announce(app: web.Application) -> None:
@@ -93,8 +109,34 @@ def serve(host: str | None, port: int | None, with_demo: bool) -> None:
             _print_logins()
 
     app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=10,
-                access_log=None, handle_signals=True)  # fmt: skip
+    asyncio.run(_serve_until_stopped(app, settings, drain_seconds))
+
+
+async def _serve_until_stopped(app: web.Application, settings: Settings, drain: float) -> None:
+    """Serve until SIGTERM or SIGINT; then drain: ``/readyz`` answers 503 at once, so load
+    balancers send no new connections here, while everything keeps working for ``drain``
+    seconds (a second signal cuts it short). Then stop listening, close the WebSockets with
+    1001 (clients resume on another node), finish requests in flight (at most 10 s) and
+    release the stores. SIGKILL skips all of this; nothing durable depends on it."""
+    from advice_line.views.system import DRAINING
+
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        app[DRAINING].set()
+        log.info("node.draining", drain_seconds=drain)
+        stop.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), drain)
+        log.info("node.stopping")
+    finally:
+        await runner.cleanup()
 
 
 def _print_logins() -> None:

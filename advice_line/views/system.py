@@ -13,6 +13,12 @@ from advice_line.openapi import api
 
 routes = web.RouteTableDef()
 
+#: Set when the node begins to shut down (``advice-line serve`` on SIGTERM): from then on
+#: ``/readyz`` answers 503, so load balancers send it no new connections, while the calls it
+#: holds go on until their sockets are closed with 1001 (docs/operations.md, "Draining").
+#: Kept beside the readiness view that reads it; ``create_app`` creates it.
+DRAINING: web.AppKey[asyncio.Event] = web.AppKey("draining", asyncio.Event)
+
 
 @routes.get("/healthz")
 async def healthz(_request: web.Request) -> web.StreamResponse:
@@ -22,7 +28,10 @@ async def healthz(_request: web.Request) -> web.StreamResponse:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.StreamResponse:
-    """PostgreSQL and Redis both answer within two seconds (readiness)."""
+    """PostgreSQL and Redis both answer within two seconds, and the node is not draining
+    (readiness: whether to send it new connections)."""
+    if request.app[DRAINING].is_set():
+        return json_response({"status": "draining", "checks": {}}, status=503)
     checks: dict[str, str] = {}
 
     async def database() -> None:
