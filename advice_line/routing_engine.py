@@ -225,8 +225,30 @@ class RoutingEngine:
             if outcome.actions:
                 for observer in self.observers:  # e.g. the call relay ends a call that ended
                     await observer(machine)
+            woken = sorted(
+                {a for act in outcome.actions if isinstance(act, Wake) for a in act.advisors}
+            )
+            if woken:
+                self._recheck_woken(woken)
         except Exception:
             log.exception("routing.delivery_failed", consultation=machine.id)
+
+    def _recheck_woken(self, advisors: list[int]) -> None:
+        """Advisors this step woke who are online after all: one who connected while the
+        step was being decided looked for waiting calls before this one was committed, so
+        offer it to them now rather than after the wake grace (in the background)."""
+
+        async def recheck() -> None:
+            try:
+                now_ms = int(self.clock().timestamp() * 1000)
+                for advisor in sorted(await self.presence.online(advisors, now_ms)):
+                    await self.advisor_available(advisor)
+            except Exception:  # the wake grace still moves the call on
+                log.exception("routing.recheck_woken_failed")
+
+        task = asyncio.create_task(recheck(), name="recheck-woken")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _messages_for(
         self, machine: Consultation, action: Action, outcome: Outcome

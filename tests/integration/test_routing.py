@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from advice_line.app import create_app
-from advice_line.appkeys import ROUTING, SENDERS
+from advice_line.appkeys import PRESENCE, ROUTING, SENDERS
 from advice_line.notify import RecordingSender
 from tests.integration.routing_helpers import Person, on_duty_always
 
@@ -154,6 +154,39 @@ async def test_an_asleep_tier_is_woken_then_skipped(world):
     assert consultation["state"] == "waking"
     await eventually(lambda: [n.user_id for n in world["wakes"].notices] == [senior.id])
     await gp.wait_for("consultation.ringing", within=5)
+
+
+@pytest.mark.parametrize("world", [{"wake_grace_seconds": 60.0}], indirect=True)
+async def test_a_woken_advisor_who_came_online_during_the_step_is_rung_at_once(world):
+    """The race: her own connect looked for waiting calls just before the step that woke
+    her was committed. After delivering a wake, the engine looks again at who is online."""
+    senior = await world["person"]("advisor", tier="senior_nurse")
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    app = world["app"]
+    engine = app[ROUTING]
+    real_wake_check = engine._recheck_woken
+    came_online: list[int] = []
+
+    def online_meanwhile(advisors: list[int]) -> None:
+        # She connects now: online in presence, but her connect's search is already over.
+        came_online.extend(advisors)
+        now_ms = int(engine.clock().timestamp() * 1000)
+        task = asyncio.create_task(app[PRESENCE].refresh([(senior.id, 4242)], now_ms))
+        task.add_done_callback(lambda _t: real_wake_check(advisors))
+
+    engine._recheck_woken = online_meanwhile  # type: ignore[method-assign]
+    consultation = await ask(world)
+    assert came_online == [senior.id]  # the step woke her (she was offline when it decided)
+
+    async def state() -> tuple[str, list[int]]:
+        row = await world["db"].fetchrow("SELECT state, offered FROM consultations WHERE id = $1",
+                                         consultation["id"])  # fmt: skip
+        return row["state"], list(row["offered"])
+
+    deadline = asyncio.get_running_loop().time() + 5
+    while await state() != ("ringing", [senior.id]):
+        assert asyncio.get_running_loop().time() < deadline, await state()
+        await asyncio.sleep(0.05)
 
 
 async def test_all_tiers_exhausted_queues_and_an_advisor_coming_online_gets_it(world):
