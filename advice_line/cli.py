@@ -684,3 +684,39 @@ def retention_run(dry_run: bool, batch_size: int) -> None:
 
     total = _with_stores(settings, work)
     click.echo(f"total: {total} {'would go (dry run)' if dry_run else 'deleted'}")
+
+
+@main.group("episodes")
+def episodes_group() -> None:
+    """Advice episodes (docs/episodes.md)."""
+
+
+@episodes_group.command("rebuild-facts")
+@click.option(
+    "--check", is_flag=True, help="Only report differences (exit 1 if any); change nothing."
+)
+def episodes_rebuild_facts(check: bool) -> None:
+    """Recompute the stored facts of every closed episode from its timeline, and report (or,
+    without --check, fix) each row that is missing, outdated, different or not wanted."""
+    from advice_line.episodes import stored_facts
+
+    settings = _settings()
+
+    async def work(pool: asyncpg.Pool, _redis: Redis) -> stored_facts.Rebuild:
+        async with pool.acquire() as conn:
+            return await stored_facts.rebuild(conn, fix=not check)
+
+    result = _with_stores(settings, work)
+    verb = "differ" if check else "fixed"
+    click.echo(
+        f"checked {result.checked} closed episodes: {len(result.missing)} missing, "
+        f"{len(result.outdated)} outdated, {len(result.differing)} differing, "
+        f"{len(result.extra)} stored for open consultations; {result.differences} {verb}"
+    )
+    for name in ("missing", "outdated", "differing", "extra"):
+        ids = getattr(result, name)
+        if ids:
+            shown = ", ".join(str(i) for i in ids[:20]) + (" ..." if len(ids) > 20 else "")
+            click.echo(f"  {name}: {shown}")
+    if check and result.differences:
+        sys.exit(1)

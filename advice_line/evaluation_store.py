@@ -1,22 +1,21 @@
 """Loads what evaluation needs from PostgreSQL (the I/O edge of ``advice_line.evaluation``).
 
-One query per kind, never one per episode: the consultations of the period, all their
-events, their current documentation (highest version), and the current course outcomes
-(highest version) that ended in the period. The facts are derived from the events here,
-then the pure core computes the tables.
+One query per kind, never one per episode: the consultations of the period with the stored
+facts of the closed ones (``episode_facts``, written by the routing engine with the final
+event), the events of the others (their facts are derived here), their current
+documentation (highest version), and the current course outcomes (highest version) that
+ended in the period. Then the pure core computes the tables.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 import asyncpg
 import structlog
 
 from advice_line import audit
-from advice_line.episodes.facts import NoRequest, derive
-from advice_line.episodes.model import EventRow
+from advice_line.episodes import stored_facts
 from advice_line.evaluation import (
     CourseRecord,
     EpisodeRecord,
@@ -31,18 +30,13 @@ from advice_line.evaluation.selection import select_courses, select_episodes
 
 log = structlog.get_logger("advice_line.evaluation_store")
 
-_CONSULTATIONS = """
-    SELECT c.id, c.patient_id, c.organisation_id, c.nurse_id, p.diagnosis_group
+_CONSULTATIONS = f"""
+    SELECT c.id, c.patient_id, c.organisation_id, c.nurse_id, p.diagnosis_group, f.facts
       FROM consultations c JOIN patients p ON p.id = c.patient_id
+      {stored_facts.stored_join(4)}
      WHERE c.created_at >= $1 AND c.created_at < $2
        AND ($3::bigint IS NULL OR c.organisation_id = $3)
      ORDER BY c.id"""
-
-_EVENTS = """
-    SELECT consultation_id, id, at, type, actor_id, data
-      FROM consultation_events
-     WHERE consultation_id = ANY($1::bigint[])
-     ORDER BY consultation_id, id"""
 
 _DOCUMENTS = """
     SELECT DISTINCT ON (consultation_id) consultation_id, disposition, follow_up
@@ -67,19 +61,16 @@ _COURSES = """
 async def load_episodes(conn: asyncpg.Connection, f: ReportFilter) -> list[EpisodeRecord]:
     """The episodes requested in the filter's period (and organisation), with their facts."""
     start, end = f.instants()
-    consultations = await conn.fetch(_CONSULTATIONS, start, end, f.organisation_id)
+    consultations = await conn.fetch(
+        _CONSULTATIONS, start, end, f.organisation_id, stored_facts.DERIVED_BY
+    )
     ids = [c["id"] for c in consultations]
-    events: dict[int, list[EventRow]] = defaultdict(list)
-    for e in await conn.fetch(_EVENTS, ids):
-        events[e["consultation_id"]].append(
-            EventRow(e["id"], e["at"], e["type"], e["actor_id"], dict(e["data"] or {}))
-        )
+    known = await stored_facts.facts_of(conn, ((c["id"], c["facts"]) for c in consultations))
     documents = {d["consultation_id"]: d for d in await conn.fetch(_DOCUMENTS, ids)}
     records = []
     for c in consultations:
-        try:
-            facts = derive(c["id"], events[c["id"]])
-        except NoRequest:
+        facts = known.get(c["id"])
+        if facts is None:
             log.warning("evaluation.timeline_without_request", consultation_id=c["id"])
             continue
         doc = documents.get(c["id"])

@@ -2,7 +2,7 @@
 
 Schedules are append-only documents (``fee_schedules``). Fee lines are never stored: a
 statement is computed on demand from the schedules, the consultation timelines
-(``advice_line.episodes.facts.derive``), the rotas' final schedules and the GP commitments,
+(``advice_line.episodes.facts.derive``, stored for closed episodes in ``episode_facts``), the rotas' final schedules and the GP commitments,
 so computing it again gives the same lines (docs/fees.md). "Today", for refusing a schedule
 that would take effect in the past, is the database's clock in Danish local time.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,8 @@ import asyncpg
 import structlog
 
 from advice_line import audit, rota_store
-from advice_line.episodes.facts import NoRequest, derive
-from advice_line.episodes.model import EpisodeFacts, EventRow
+from advice_line.episodes import stored_facts
+from advice_line.episodes.model import EpisodeFacts
 from advice_line.fees.lines import Commitment, OnDuty, Priced, month_lines
 from advice_line.fees.period import Month
 from advice_line.fees.render import Who
@@ -122,28 +121,18 @@ async def load_schedules(conn: asyncpg.Connection) -> Schedules:
 
 async def episodes_of(conn: asyncpg.Connection, month: Month) -> list[EpisodeFacts]:
     """The facts of every consultation that can have a participation joined in ``month``."""
-    ids = [
-        r["id"]
-        for r in await conn.fetch(
-            "SELECT id FROM consultations WHERE created_at >= $1 AND created_at < $2 ORDER BY id",
-            month.start - REQUEST_MARGIN, month.end,
-        )
-    ]  # fmt: skip
-    events: dict[int, list[EventRow]] = defaultdict(list)
-    for r in await conn.fetch(
-        """SELECT consultation_id, id, at, type, actor_id, data FROM consultation_events
-            WHERE consultation_id = ANY($1::bigint[]) ORDER BY consultation_id, id""",
-        ids,
-    ):
-        events[r["consultation_id"]].append(
-            EventRow(r["id"], r["at"], r["type"], r["actor_id"], r["data"])
-        )
+    rows = await conn.fetch(
+        f"""SELECT c.id, f.facts FROM consultations c {stored_facts.stored_join(3)}
+             WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY c.id""",
+        month.start - REQUEST_MARGIN, month.end, stored_facts.DERIVED_BY,
+    )  # fmt: skip
+    known = await stored_facts.facts_of(conn, ((r["id"], r["facts"]) for r in rows))
     found = []
-    for consultation_id in ids:
-        try:
-            found.append(derive(consultation_id, events[consultation_id]))
-        except NoRequest:
-            log.warning("fees.timeline_without_request", consultation_id=consultation_id)
+    for r in rows:
+        if r["id"] in known:
+            found.append(known[r["id"]])
+        else:
+            log.warning("fees.timeline_without_request", consultation_id=r["id"])
     return found
 
 

@@ -27,6 +27,7 @@ import structlog
 
 from advice_line import audit, consultations
 from advice_line.consultations import TIER_NAMES_BY_NUMBER
+from advice_line.episodes import stored_facts
 from advice_line.notify import Notice, Senders
 from advice_line.problems import not_found
 from advice_line.rota_cache import RotaCache
@@ -148,6 +149,9 @@ class RoutingEngine:
         await consultations.save(conn, after, now)
         records = [a for a in decision.actions if isinstance(a, Record)]
         await consultations.record_events(conn, after.id, records, now, actor.user_id)
+        if after.state.final and not machine.state.final:
+            # Derived from the whole timeline, in the transaction of its last event.
+            await stored_facts.write(conn, after.id)
         timers = [a for a in decision.actions if isinstance(a, StartTimer)]
         cancel = any(isinstance(a, CancelTimers) for a in decision.actions)
         await consultations.set_timers(conn, after.id, timers, cancel)

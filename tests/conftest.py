@@ -38,7 +38,7 @@ TEST_PASSWORD = "correct-horse-battery"
 # argon2id at production cost takes ~0.1 s per hash on two cores; the suite hashes thousands.
 use_cheap_hashing_for_tests()
 _TABLES = (
-    "push_subscriptions, episode_documents, course_outcomes, fee_schedules, "
+    "push_subscriptions, episode_facts, episode_documents, course_outcomes, fee_schedules, "
     "audit_log, sessions, consultation_timers, consultation_events, consultations, "
     "gp_commitments, advisor_presence, patients, calendar_tokens, rota_participants, "
     "rota_layers, rota_overrides, rota_swaps, rotas, users, organisations"
