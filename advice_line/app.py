@@ -26,6 +26,8 @@ from advice_line.appkeys import (
     CATALOGUE,
     CONNECTIONS,
     DB,
+    DRAINING,
+    ECHO_PEERS,
     KEYS,
     METRICS,
     NODE_ID,
@@ -181,7 +183,7 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
 async def echo_ctx(app: web.Application) -> AsyncIterator[None]:
     """The pre-call test's echo peers: every one still running is closed at shutdown."""
     settings = app[SETTINGS]
-    app[precall_api.ECHO_PEERS] = peers = EchoPeers(
+    app[ECHO_PEERS] = peers = EchoPeers(
         ice_config(settings), settings.echo_max_peers, settings.echo_lifetime_seconds
     )
     yield
@@ -240,7 +242,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app[system.DRAINING] = asyncio.Event()  # set by `advice-line serve` on SIGTERM
+    app[DRAINING] = asyncio.Event()  # set by `advice-line serve` on SIGTERM
     app[KEYS] = RedisKeys(settings.redis_key_prefix)
     app[CATALOGUE] = Catalogue.load(WEB_ROOT / "translations", settings.default_language)
     env = aiohttp_jinja2.setup(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -67,3 +68,14 @@ if TYPE_CHECKING:
     from advice_line.nurse_watch import NurseWatch
 
 NURSE_WATCH: web.AppKey[NurseWatch] = web.AppKey("nurse_watch")
+
+if TYPE_CHECKING:
+    from signalling.echo_peer import EchoPeers
+
+#: The pre-call test's echo peers on this node (closed by a cleanup context at shutdown).
+ECHO_PEERS: web.AppKey[EchoPeers] = web.AppKey("echo_peers")
+
+#: Set when the node begins to shut down (``advice-line serve`` on SIGTERM): from then on
+#: ``/readyz`` answers 503, so load balancers send it no new connections, while the calls it
+#: holds go on until their sockets are closed with 1001 (docs/operations.md, "Draining").
+DRAINING: web.AppKey[asyncio.Event] = web.AppKey("draining", asyncio.Event)

@@ -118,7 +118,7 @@ async def _serve_until_stopped(app: web.Application, settings: Settings, drain: 
     seconds (a second signal cuts it short). Then stop listening, close the WebSockets with
     1001 (clients resume on another node), finish requests in flight (at most 10 s) and
     release the stores. SIGKILL skips all of this; nothing durable depends on it."""
-    from advice_line.views.system import DRAINING
+    from advice_line.appkeys import DRAINING
 
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
     await runner.setup()

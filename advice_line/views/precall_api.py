@@ -12,16 +12,15 @@ from typing import Any
 
 from aiohttp import web
 
+from advice_line.appkeys import ECHO_PEERS
 from advice_line.http import current_session, json_response, read_json
 from advice_line.openapi import api
 from advice_line.problems import Problem
 from advice_line.validation import Field, ValidationFailed
-from signalling.echo_peer import MAX_SDP_CHARS, BadOffer, EchoBusy, EchoPeers, EchoReplaced
+from signalling.echo_peer import MAX_SDP_CHARS, BadOffer, EchoBusy, EchoReplaced
 
 routes = web.RouteTableDef()
 
-#: The node's echo peers (registered and closed by a cleanup context in ``app.py``).
-ECHO_PEERS: web.AppKey[EchoPeers] = web.AppKey("echo_peers", EchoPeers)
 
 MAX_BODY_BYTES = 64 * 1024
 OFFER_SCHEMA = {

@@ -7,17 +7,11 @@ import asyncio
 from aiohttp import web
 
 from advice_line import openapi
-from advice_line.appkeys import DB, METRICS, REDIS
+from advice_line.appkeys import DB, DRAINING, METRICS, REDIS
 from advice_line.http import json_response
 from advice_line.openapi import api
 
 routes = web.RouteTableDef()
-
-#: Set when the node begins to shut down (``advice-line serve`` on SIGTERM): from then on
-#: ``/readyz`` answers 503, so load balancers send it no new connections, while the calls it
-#: holds go on until their sockets are closed with 1001 (docs/operations.md, "Draining").
-#: Kept beside the readiness view that reads it; ``create_app`` creates it.
-DRAINING: web.AppKey[asyncio.Event] = web.AppKey("draining", asyncio.Event)
 
 
 @routes.get("/healthz")

@@ -35,9 +35,9 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from advice_line import users
+from advice_line.appkeys import DRAINING
 from advice_line.embedded import _package_dir
 from advice_line.redis_keys import RedisKeys
-from advice_line.views.system import DRAINING
 from tests.cluster_helpers import (
     SLOTS,
     Balancer,

@@ -17,7 +17,7 @@ from aiortc.rtcconfiguration import RTCIceTransportPolicy
 from av import AudioFrame, VideoFrame
 
 from advice_line.app import create_app
-from advice_line.views.precall_api import ECHO_PEERS
+from advice_line.appkeys import ECHO_PEERS
 from signalling.call_peer import rtc_ice_servers
 from signalling.echo_peer import EchoPeers
 from signalling.synthetic_media import PatternTrack, ToneTrack, audio_peak
