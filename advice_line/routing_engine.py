@@ -33,10 +33,11 @@ from advice_line.problems import not_found
 from advice_line.rota_cache import RotaCache
 from advice_line.sessions import SessionUser
 from advice_line.settings import Settings
-from advice_line.situation import build_situation, busy_among
+from advice_line.situation import build_situation, busy_among, busy_of
 from escalation import machine as core
 from escalation import new_consultation
 from escalation.model import (
+    UNREAD,
     Action,
     AdvisorAvailable,
     AlertCoordinators,
@@ -52,6 +53,7 @@ from escalation.model import (
     Policy,
     Record,
     RingTimeout,
+    SituationNeeded,
     Start,
     StartTimer,
     Strategy,
@@ -135,6 +137,8 @@ class RoutingEngine:
         self.fallback = fallback or {}
         self.observers: list[Observer] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._freed: set[int] = set()  # waiting for the background offerer's next pass
+        self._offering: asyncio.Task[None] | None = None
 
     # One step -----------------------------------------------------------------------
 
@@ -173,6 +177,9 @@ class RoutingEngine:
         that none of them has been offered another call since; if one has, it decides again,
         now under the lock. So two calls never ring one advisor, and steps only queue up for
         the short end of a step that rings."""
+        now = self.clock()
+        with contextlib.suppress(SituationNeeded):  # most steps never look at the tiers
+            return core.decide(machine, event, UNREAD, self.policy, now), now
         locked = False
         while True:
             now = self.clock()
@@ -309,13 +316,27 @@ class RoutingEngine:
 
     def _offer_waiting_calls_to_freed(self, before: Consultation, after: Consultation) -> None:
         """Advisors no longer ringing for or in this call may take a waiting one (in the
-        background: the request that freed them does not wait for it)."""
+        background: the request that freed them does not wait for it). Advisors freed
+        meanwhile join the next pass of the one background offerer, so the forty advisors
+        a ring-all call frees are one pass over the queue, not forty."""
         still = set() if after.state.final else after.offered | set(after.participants)
         freed = (before.offered | set(before.participants)) - still
-        for advisor in freed:
-            task = asyncio.create_task(self.advisor_available(advisor), name="offer-waiting")
+        if not freed:
+            return
+        self._freed |= freed
+        if self._offering is None or self._offering.done():
+            task = asyncio.create_task(self._offer_to_freed(), name="offer-waiting")
+            self._offering = task
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    async def _offer_to_freed(self) -> None:
+        while self._freed:
+            advisors, self._freed = self._freed, set()
+            try:
+                await self.offer_waiting(advisors)
+            except Exception:  # the retry timers of queued calls still offer them later
+                log.exception("routing.offer_waiting_failed", advisors=sorted(advisors))
 
     async def open(self, nurse: SessionUser, actor: audit.Actor, body: dict[str, Any]) -> int:
         """Create a consultation for one of the nurse's patients and route it; returns its id."""
@@ -340,23 +361,37 @@ class RoutingEngine:
         return machine.id
 
     async def advisor_available(self, advisor: int) -> None:
-        """Someone became available: offer them a waiting call (being woken for, queued, or
-        waiting for a call back): the most urgent first; within an urgency one that rings
-        nobody yet, then the oldest, so advisors freed together spread over the calls of
-        the same urgency instead of all ringing for one."""
+        """Someone became available (connected, or switched to available): offer them a
+        waiting call."""
+        await self.offer_waiting({advisor})
+
+    async def offer_waiting(self, advisors: set[int]) -> None:
+        """Offer waiting calls (being woken for, queued, or waiting for a call back) to
+        ``advisors``: the most urgent first; within an urgency one that rings nobody yet,
+        then the oldest, so advisors freed together spread over the calls of the same
+        urgency instead of all ringing for one. Each advisor is offered one call; one
+        offer may ring several of them (ring-all), and those rung for a call, here or
+        anywhere else meanwhile, drop out at once rather than step through the whole queue
+        for nothing (under load that cost grew with the queue)."""
         async with self.pool.acquire() as conn:
             waiting = await conn.fetch(
                 """SELECT id FROM consultations WHERE state IN ('waking', 'queued', 'callback')
                     ORDER BY array_position(ARRAY['acute', 'urgent', 'routine'], urgency),
                              cardinality(offered) > 0, created_at"""
             )
+        free = set(advisors)
         for row in waiting:
-            try:
-                after = await self.act(row["id"], AdvisorAvailable(advisor), audit.SYSTEM)
-            except EscalationError:
-                continue
-            if advisor in after.offered:
-                return  # offered one waiting call; the rest waits its turn
+            async with self.pool.acquire() as conn:
+                free -= await busy_of(conn, free)
+            for advisor in sorted(free):
+                try:
+                    after = await self.act(row["id"], AdvisorAvailable(advisor), audit.SYSTEM)
+                except EscalationError:
+                    break  # the call moved on meanwhile (answered, cancelled)
+                if advisor in after.offered:
+                    break  # offered; whoever else it rang is busy at the next call
+            if not free:
+                return
 
     async def drain(self, within: float = 5.0) -> None:
         """Wait (a bounded time) for background offers still running, e.g. at shutdown."""

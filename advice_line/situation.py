@@ -59,6 +59,21 @@ async def busy_among(conn: asyncpg.Connection, advisors: set[int], apart_from: i
     )
 
 
+async def busy_of(conn: asyncpg.Connection, advisors: set[int]) -> set[int]:
+    """Those of ``advisors`` ringing for, or taking part in, an open consultation."""
+    if not advisors:
+        return set()
+    rows = await conn.fetch(
+        """SELECT DISTINCT a.advisor FROM consultations c,
+                  unnest(CASE WHEN c.state IN ('queued', 'callback') THEN c.participants
+                              ELSE c.offered || c.participants END) AS a(advisor)
+            WHERE c.state = ANY($2::text[]) AND a.advisor = ANY($1::bigint[])""",
+        list(advisors),
+        list(OPEN_STATES),
+    )
+    return {r["advisor"] for r in rows}
+
+
 def covers(windows: list[dict[str, Any]], at: dt.datetime) -> bool:
     """Whether weekly windows (rota window format, Copenhagen wall clock) include ``at``."""
     zone = ZoneInfo(DEFAULT_TIMEZONE)

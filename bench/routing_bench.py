@@ -911,11 +911,15 @@ async def store_work(conn: asyncpg.Connection, stores: Stores) -> dict[str, int]
     redis = Redis.from_url(stores.redis_url)
     try:
         stats = await redis.info("stats")
+        commands = await redis.info("commandstats")
     finally:
         await redis.aclose()
+    per_command = {f"Redis {name.removeprefix('cmdstat_')}": int(v["calls"])
+                   for name, v in commands.items()}  # fmt: skip
     return {
         "PostgreSQL commits": int(committed), "audit rows": int(audit_rows),
         "timeline events": int(events), "Redis commands": int(stats["total_commands_processed"]),
+        **per_command,
     }  # fmt: skip
 
 
@@ -982,7 +986,10 @@ async def drive(
         lateness = await timer_lateness(conn, load)
         await asyncio.sleep(1.0)  # PostgreSQL publishes its statistics within a second
         work_after = await store_work(conn, stores)
-        work = {what: work_after[what] - n for what, n in work_before.items()}
+        work = {what: n - work_before.get(what, 0) for what, n in work_after.items()}
+        by_command = sorted(((n, what) for what, n in work.items()
+                             if what.startswith("Redis ") and what != "Redis commands"), reverse=True)  # fmt: skip
+        work = {what: n for what, n in work.items() if (n, what) not in by_command}
         result = report(
             load,
             args.rate,
@@ -996,6 +1003,9 @@ async def drive(
         started = sum(1 for c in load.calls if c.sent)
         print("  work in the stores during the run: " + ", ".join(
             f"{n} {what} ({n / max(1, started):.0f} per consultation)" for what, n in work.items()))  # fmt: skip
+        print("  the most frequent Redis commands: " + ", ".join(
+            f"{what.removeprefix('Redis ')} {n / max(1, started):.0f}" for n, what in by_command[:8])
+              + " (per consultation)")  # fmt: skip
         if profiling is not None:
             await show_profile(await profiling, args.profile)
         return result

@@ -9,6 +9,7 @@ from .machine import decide
 from .model import (
     GP_TIER,
     NOBODY,
+    UNREAD,
     Accept,
     Action,
     AdvisorAvailable,
@@ -41,6 +42,7 @@ from .model import (
     Retry,
     RingTimeout,
     Situation,
+    SituationNeeded,
     Stage,
     Start,
     StartTimer,
@@ -62,6 +64,7 @@ from .model import (
 __all__ = [
     "GP_TIER",
     "NOBODY",
+    "UNREAD",
     "Accept",
     "Action",
     "AdvisorAvailable",
@@ -94,6 +97,7 @@ __all__ = [
     "Retry",
     "RingTimeout",
     "Situation",
+    "SituationNeeded",
     "Stage",
     "Start",
     "StartTimer",

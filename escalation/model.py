@@ -48,8 +48,10 @@ from .events import WrapUpDone as WrapUpDone
 from .events import WrapUpTimeout as WrapUpTimeout
 from .policy import GP_TIER as GP_TIER
 from .policy import NOBODY as NOBODY
+from .policy import UNREAD as UNREAD
 from .policy import Policy as Policy
 from .policy import Situation as Situation
+from .policy import SituationNeeded as SituationNeeded
 from .policy import Strategy as Strategy
 from .policy import TierPolicy as TierPolicy
 from .policy import TierView as TierView

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -134,5 +134,29 @@ class TierView:
 
 #: Tier number -> view; a tier missing from it has nobody on duty.
 Situation = Mapping[int, TierView]
+
+
+class SituationNeeded(Exception):
+    """Deciding with :data:`UNREAD` came to a rule that looks at the tiers."""
+
+
+class _Unread(Mapping[int, TierView]):
+    """A situation not gathered yet: any look at it raises :class:`SituationNeeded`."""
+
+    def __getitem__(self, tier: int) -> TierView:
+        raise SituationNeeded(tier)
+
+    def __iter__(self) -> Iterator[int]:
+        raise SituationNeeded(None)
+
+    def __len__(self) -> int:
+        raise SituationNeeded(None)
+
+
+#: Decide with this first: most events (accept, end, wrap-up, a stale timer ...) never look
+#: at the tiers, and gathering the situation is the costly part of a step. ``decide`` is
+#: deterministic, so when it does not raise :class:`SituationNeeded` its answer (a decision
+#: or a refusal) is the one any situation would have given.
+UNREAD: Situation = _Unread()
 
 NOBODY = TierView(frozenset(), (), frozenset())

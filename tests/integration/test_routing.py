@@ -369,6 +369,30 @@ async def test_a_waiting_call_rings_the_advisor_the_moment_they_are_free(world):
     await senior.wait_for("consultation.ringing", within=3, consultation__id=second["id"])
 
 
+@pytest.mark.parametrize("world", [{"retry_seconds": 120.0}], indirect=True)
+async def test_advisors_freed_together_ring_for_the_head_of_the_queue_only(world):
+    seniors = [await (await world["person"]("advisor", tier="senior_nurse")).connect()
+               for _ in range(3)]  # fmt: skip
+    await on_duty_always(world["db"], "senior_nurse", [s.id for s in seniors])
+    first = await ask(world)
+    for senior in seniors:
+        await senior.wait_for("consultation.ringing", consultation__id=first["id"])
+    waiting = [await ask(world, urgency=u) for u in ("routine", "acute", "urgent")]
+    assert [w["state"] for w in waiting] == ["queued"] * 3, "a ring-all call holds the tier"
+    await seniors[0].call("POST", f"/api/v1/consultations/{first['id']}/accept")
+    # The two others are freed by the withdrawal, together: the acute call rings them both
+    # (ring-all), and nobody is offered the other two meanwhile.
+    for senior in seniors[1:]:
+        ring = await senior.wait_for(
+            "consultation.ringing", within=3, consultation__id=waiting[1]["id"]
+        )
+        assert ring["consultation"]["urgency"] == "acute"
+    await asyncio.sleep(0.5)
+    for other in (waiting[0], waiting[2]):
+        _, body = await world["nurse"].call("GET", f"/api/v1/consultations/{other['id']}")
+        assert body["consultation"]["state"] == "queued" and not body["consultation"]["offered"]
+
+
 async def test_simultaneous_calls_never_ring_one_advisor_twice(world):
     senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
     await on_duty_always(world["db"], "senior_nurse", [senior.id])

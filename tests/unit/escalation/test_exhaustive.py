@@ -4,9 +4,12 @@ other exception)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from escalation import (
+    UNREAD,
     Accept,
     AdvisorAvailable,
     Cancel,
@@ -26,14 +29,16 @@ from escalation import (
     Retry,
     RingTimeout,
     Situation,
+    SituationNeeded,
     Start,
     State,
     WakeTimeout,
     WrapUpDone,
     WrapUpTimeout,
+    decide,
 )
 
-from .builders import NURSE, STRANGER, tier
+from .builders import DEFAULT, NURSE, STRANGER, tier
 from .catalogue import CATALOGUE
 from .invariants import check_consultation
 
@@ -170,3 +175,34 @@ def test_every_event_in_every_situation_keeps_the_invariants(name: str) -> None:
         assert outcomes["changed"] == 0
     else:
         assert outcomes["changed"] > 0
+
+
+def _answer(c: Consultation, event: Event, situation: Situation, now: dt.datetime) -> object:
+    """A decision, or the type of the refusal."""
+    try:
+        return decide(c, event, situation, DEFAULT, now)
+    except EscalationError as refused:
+        return type(refused)
+
+
+@pytest.mark.parametrize("name", list(CATALOGUE))
+def test_deciding_without_the_situation_gives_the_same_answer_or_asks_for_it(name: str) -> None:
+    """The engine decides with ``UNREAD`` first and gathers the situation only when asked:
+    whatever ``UNREAD`` answers must be what every situation answers."""
+    origin = CATALOGUE[name]()
+    now = origin.now + dt.timedelta(seconds=7)
+    unread_answered = 0
+    for event in every_event(origin.c):
+        try:
+            first = _answer(origin.c, event, UNREAD, now)
+        except SituationNeeded:
+            continue
+        unread_answered += 1
+        for situation in SITUATIONS:
+            assert _answer(origin.c, event, situation, now) == first, (event, situation)
+    assert unread_answered > 0  # refusals and stale timers at least never need it
+
+
+def test_start_always_needs_the_situation() -> None:
+    with pytest.raises(SituationNeeded):
+        decide(CATALOGUE["requested"]().c, Start(), UNREAD, DEFAULT, CATALOGUE["requested"]().now)
