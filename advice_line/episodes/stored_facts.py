@@ -30,6 +30,8 @@ import asyncpg
 import structlog
 
 from advice_line.dataclass_json import to_json
+from advice_line.evaluation import rows as rows_module
+from advice_line.evaluation.rows import MEASURE_COLUMNS, Measures, measures
 from escalation.model import State
 
 from . import facts as facts_module
@@ -48,16 +50,30 @@ log = structlog.get_logger("advice_line.episodes.stored_facts")
 
 #: The consultation states after which nothing more is routed (only the facts rows' owners).
 FINAL_STATES = tuple(s.value for s in State if s.final)
-#: Bump when the stored JSON changes shape (the fingerprint then changes too).
-_FORMAT = "1"
-#: Which derive code wrote a row: the format and a hash of the modules that define the facts.
+#: Bump when the stored JSON or columns change shape (the fingerprint then changes too).
+_FORMAT = "2"
+#: Which derive code wrote a row: the format and a hash of the modules that define the facts
+#: and the measures.
 DERIVED_BY = (
     _FORMAT
     + ":"
     + hashlib.sha256(
-        (inspect.getsource(facts_module) + inspect.getsource(model_module)).encode()
+        "".join(inspect.getsource(m) for m in (facts_module, model_module, rows_module)).encode()
     ).hexdigest()[:20]
 )
+#: The SQL type of each measure column (``m_<field>``, migration 0009).
+_MEASURE_TYPES = {
+    "requested_at": "timestamptz", "weekday": "smallint", "hour": "smallint",
+    "channel": "text", "outcome": "text", "queued": "boolean", "escalation_failed": "boolean",
+    "callback_requested": "boolean", "answered": "boolean", "wait": "float8",
+    **{f"t{n}{part}": kind for n in (1, 2, 3)
+       for part, kind in (("", "text"), ("_answered", "boolean"), ("_reached", "boolean"),
+                          ("_wait", "float8"))},
+    "q_reports": "integer", "q_rtt": "float8", "q_relayed": "boolean", "q_loss": "float8",
+}  # fmt: skip
+assert tuple(_MEASURE_TYPES) == MEASURE_COLUMNS
+#: The measure columns as a select list of ``episode_facts f``.
+MEASURES_SELECTED = ", ".join(f"f.m_{c}" for c in MEASURE_COLUMNS)
 
 _EVENTS = """SELECT consultation_id, id, at, type, actor_id, data FROM consultation_events
               WHERE consultation_id = ANY($1::bigint[]) ORDER BY consultation_id, id"""
@@ -138,6 +154,12 @@ async def events_of(conn: asyncpg.Connection, ids: Sequence[int]) -> dict[int, l
     return events
 
 
+def stored_measures(values: Sequence[Any]) -> Measures | None:
+    """The measures from the values of :data:`MEASURES_SELECTED`, in order (a slice of a
+    row: by position, since this runs once per episode of a report); None: not stored."""
+    return None if values[0] is None else Measures(*values)
+
+
 def stored_join(parameter: int) -> str:
     """The join that gives a query over ``consultations c`` the column ``f.facts``: the
     stored facts when written by this derive code (:data:`DERIVED_BY` as ``$parameter``),
@@ -170,10 +192,32 @@ async def facts_of(
 # Writing --------------------------------------------------------------------------------
 
 
-_UPSERT = """INSERT INTO episode_facts (consultation_id, derived_by, facts)
-             SELECT * FROM unnest($1::bigint[], $2::text[], $3::jsonb[])
-             ON CONFLICT (consultation_id)
-             DO UPDATE SET derived_by = excluded.derived_by, facts = excluded.facts"""
+# The patient and organisation come from the consultation (they never change), so that a
+# report reads the stored rows without the consultations.
+_UPSERT = f"""
+    INSERT INTO episode_facts (consultation_id, derived_by, facts, patient_id, organisation_id,
+                               {", ".join(f"m_{c}" for c in MEASURE_COLUMNS)})
+    SELECT u.id, u.derived_by, u.facts, c.patient_id, c.organisation_id,
+           {", ".join(f"u.m_{c}" for c in MEASURE_COLUMNS)}
+      FROM unnest($1::bigint[], $2::text[], $3::jsonb[],
+                  {", ".join(f"${i}::{t}[]" for i, t in enumerate(_MEASURE_TYPES.values(), 4))})
+           AS u(id, derived_by, facts, {", ".join(f"m_{c}" for c in MEASURE_COLUMNS)})
+      JOIN consultations c ON c.id = u.id
+    ON CONFLICT (consultation_id) DO UPDATE SET derived_by = excluded.derived_by,
+        facts = excluded.facts, patient_id = excluded.patient_id,
+        organisation_id = excluded.organisation_id,
+        {", ".join(f"m_{c} = excluded.m_{c}" for c in MEASURE_COLUMNS)}"""
+
+
+async def _upsert(conn: asyncpg.Connection, rows: Sequence[tuple[int, EpisodeFacts]]) -> None:
+    """Store the facts and measures of ``(consultation id, facts)`` pairs."""
+    if not rows:
+        return
+    measured = [measures(facts) for _, facts in rows]
+    await conn.execute(
+        _UPSERT, [i for i, _ in rows], [DERIVED_BY] * len(rows),
+        [to_stored(facts) for _, facts in rows], *(list(column) for column in zip(*measured, strict=True)),
+    )  # fmt: skip
 
 
 async def write(conn: asyncpg.Connection, consultation_id: int) -> None:
@@ -186,7 +230,7 @@ async def write(conn: asyncpg.Connection, consultation_id: int) -> None:
     except NoRequest:  # never expected: the first step records the request
         log.warning("episode_facts.timeline_without_request", consultation_id=consultation_id)
         return
-    await conn.execute(_UPSERT, [consultation_id], [DERIVED_BY], [to_stored(facts)])
+    await _upsert(conn, [(consultation_id, facts)])
 
 
 # Rebuilding -----------------------------------------------------------------------------
@@ -217,8 +261,8 @@ async def rebuild(conn: asyncpg.Connection, *, fix: bool, batch: int = 5000) -> 
     while True:
         async with conn.transaction():
             rows = await conn.fetch(
-                """SELECT c.id, c.state, f.derived_by, f.facts FROM consultations c
-                     LEFT JOIN episode_facts f ON f.consultation_id = c.id
+                f"""SELECT c.id, c.state, f.derived_by, f.facts, {MEASURES_SELECTED}
+                      FROM consultations c LEFT JOIN episode_facts f ON f.consultation_id = c.id
                     WHERE c.id > $1 ORDER BY c.id LIMIT $2
                       FOR UPDATE OF c""",
                 after, batch,
@@ -236,10 +280,10 @@ async def _rebuild_batch(
     events = await events_of(conn, [r["id"] for r in closed])
     extra = [r["id"] for r in rows if r["state"] not in FINAL_STATES and r["facts"] is not None]
     result.extra += extra
-    upserts: list[tuple[int, dict[str, Any]]] = []
+    upserts: list[tuple[int, EpisodeFacts]] = []
     for r in closed:
         try:
-            wanted = to_stored(derive(r["id"], events[r["id"]]))
+            facts = derive(r["id"], events[r["id"]])
         except NoRequest:
             log.warning("episode_facts.timeline_without_request", consultation_id=r["id"])
             continue
@@ -248,21 +292,15 @@ async def _rebuild_batch(
             result.missing.append(r["id"])
         elif r["derived_by"] != DERIVED_BY:
             result.outdated.append(r["id"])
-        elif r["facts"] != wanted:
+        elif r["facts"] != to_stored(facts) or stored_measures(r[4:]) != measures(facts):
             result.differing.append(r["id"])
         else:
             continue
-        upserts.append((r["id"], wanted))
+        upserts.append((r["id"], facts))
     if not fix:
         return
     if extra:
         await conn.execute(
             "DELETE FROM episode_facts WHERE consultation_id = ANY($1::bigint[])", extra
         )
-    if upserts:
-        await conn.execute(
-            _UPSERT,
-            [i for i, _ in upserts],
-            [DERIVED_BY] * len(upserts),
-            [f for _, f in upserts],
-        )
+    await _upsert(conn, upserts)

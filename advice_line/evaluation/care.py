@@ -3,23 +3,31 @@ wished (cancer and non-cancer apart: the projects aim at non-cancer patients).""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
-from .records import DIAGNOSIS_GROUPS, DISPOSITIONS, CourseRecord, EpisodeRecord
+from .records import DIAGNOSIS_GROUPS, DISPOSITIONS, CourseRecord
+from .rows import Columns
 from .stats import share
 from .table import Cell, Table, make
 
 
-def dispositions(episodes: Sequence[EpisodeRecord]) -> Table:
+def dispositions(episodes: Columns) -> Table:
     """Documented dispositions, by diagnosis group; ``undocumented`` counts completed calls
     without documentation (calls that never connected are not documented). Shares are of
     the documented and undocumented calls together."""
+    found = Counter(zip(episodes["disposition"], episodes["outcome"], episodes["diagnosis_group"],
+                        strict=True))  # fmt: skip
+    counted: Counter[tuple[str | None, str]] = Counter()
+    for (disposition, outcome, group), n in found.items():
+        if disposition is not None or outcome == "completed":
+            counted[disposition, group] += n
+    total = sum(counted.values())
     rows: list[list[Cell]] = []
-    counted = [r for r in episodes if r.disposition is not None or r.facts.outcome == "completed"]
     for value in (*DISPOSITIONS, None):
-        mine = [r for r in counted if r.disposition == value]
-        rows.append([value or "undocumented", len(mine), share(len(mine), len(counted)),
-                     *(sum(1 for r in mine if r.diagnosis_group == g) for g in DIAGNOSIS_GROUPS)])  # fmt: skip
+        mine = sum(n for (d, _), n in counted.items() if d == value)
+        rows.append([value or "undocumented", mine, share(mine, total),
+                     *(counted[value, g] for g in DIAGNOSIS_GROUPS)])  # fmt: skip
     return make("dispositions", ["disposition", "episodes", "share", *DIAGNOSIS_GROUPS], rows)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import care, quality, routing, timing
 from .records import CourseRecord, EpisodeRecord, ReportFilter
-from .selection import select_courses, select_episodes
+from .rows import Columns, EpisodeRow, row_of, select
+from .selection import select_courses
 from .table import Cell, Table, make
 
 #: Every table a report has, in the order pages and the CLI show them.
@@ -71,12 +72,27 @@ def build_report(
     episodes: Iterable[EpisodeRecord], courses: Iterable[CourseRecord], f: ReportFilter
 ) -> Report:
     """Select what ``f`` covers from the records and compute every table."""
-    chosen = select_episodes(episodes, f)
-    ended = select_courses(courses, f, chosen)
+    return report_of_rows([row_of(r) for r in episodes], courses, f)
+
+
+def report_of_rows(
+    episodes: Sequence[EpisodeRow], courses: Iterable[CourseRecord], f: ReportFilter
+) -> Report:
+    """Select what ``f`` covers from episode rows and courses and compute every table."""
+    return report_of_columns(Columns.of(episodes), courses, f)
+
+
+def report_of_columns(
+    episodes: Columns, courses: Iterable[CourseRecord], f: ReportFilter
+) -> Report:
+    """Select what ``f`` covers from the episodes' columns and courses; every table."""
+    chosen = select(episodes, f)
+    ended = select_courses(courses, f, set(chosen["patient_id"]))
+    waits = timing.waits(chosen)
     tables = {
         "heatmap": timing.heatmap(chosen),
-        "answer_times": timing.answer_times(chosen),
-        "answer_histogram": timing.answer_histogram(chosen),
+        "answer_times": timing.answer_times(waits),
+        "answer_histogram": timing.answer_histogram(waits),
         "escalation": routing.escalation(chosen),
         "outcomes": routing.outcomes(chosen),
         "callbacks": routing.callbacks(chosen),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from advice_line.episodes.model import EpisodeFacts, TierReached
 
@@ -38,11 +38,10 @@ def select_episodes(records: Iterable[EpisodeRecord], f: ReportFilter) -> list[E
 
 
 def select_courses(
-    courses: Iterable[CourseRecord], f: ReportFilter, episodes: list[EpisodeRecord]
+    courses: Iterable[CourseRecord], f: ReportFilter, patients: Collection[int]
 ) -> list[CourseRecord]:
     """Courses that ended in the period, of the organisation. With a tier, only the courses
-    of patients who had an episode in the period that reached it."""
-    patients = {r.patient_id for r in episodes}
+    of ``patients`` (those who had an episode in the period that reached it)."""
     chosen = [
         c
         for c in courses

@@ -7,12 +7,14 @@ being rung to its answer).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from itertools import compress, pairwise
 
 from rota.tiers import TIERS
 
-from .records import ZONE, EpisodeRecord
-from .selection import reached
+from .rows import Columns
 from .stats import median, percentile, share
 from .table import Cell, Table, make
 
@@ -25,49 +27,45 @@ BUCKETS: tuple[tuple[int, int | None], ...] = (
 WITHIN = (60, 180)
 
 
-def heatmap(episodes: Sequence[EpisodeRecord]) -> Table:
+def heatmap(episodes: Columns) -> Table:
     """Requests by local weekday (rows, Monday first) and local hour (00-23), DST-correct:
     on the night clocks go back the hour 02 holds two real hours, in spring it holds none."""
-    counts = [[0] * 24 for _ in WEEKDAYS]
-    for r in episodes:
-        local = r.facts.requested_at.astimezone(ZONE)
-        counts[local.weekday()][local.hour] += 1
-    columns = ["weekday", *(f"h{h:02d}" for h in range(24))]
-    return make(
-        "heatmap", columns, [[day, *row] for day, row in zip(WEEKDAYS, counts, strict=True)]
+    counts: Counter[tuple[int, int]] = Counter(
+        zip(episodes["weekday"], episodes["hour"], strict=True)
     )
+    columns = ["weekday", *(f"h{h:02d}" for h in range(24))]
+    rows: list[list[Cell]] = [
+        [day, *(counts[i, h] for h in range(24))] for i, day in enumerate(WEEKDAYS)
+    ]
+    return make("heatmap", columns, rows)
 
 
-def _bucket(seconds: float) -> int:
-    for i, (_, upper) in enumerate(BUCKETS):
-        if upper is None or seconds <= upper:
-            return i
-    raise AssertionError(seconds)
+def _answered(waits: Iterable[float | None]) -> list[float]:
+    return sorted(w for w in waits if w is not None)
 
 
-def _waits(episodes: Sequence[EpisodeRecord]) -> list[tuple[str, int, list[float]]]:
-    """(scope, requests, answer times) for all requests, then for each tier reached."""
-    scopes: list[tuple[str, int, list[float]]] = [(
-        "all", len(episodes),
-        [s for r in episodes if (s := r.facts.seconds_to_first_answer) is not None],
-    )]  # fmt: skip
+def waits(episodes: Columns) -> list[tuple[str, int, list[float]]]:
+    """(scope, requests, answer times in ascending order) for all requests, then for each
+    tier reached."""
+    scopes = [("all", len(episodes), _answered(episodes["wait"]))]
     for level in range(1, len(TIERS) + 1):
-        tiers = [t for r in episodes if (t := reached(r.facts, level)) is not None]
-        waits = [s for t in tiers if (s := t.seconds_to_answer) is not None]
-        scopes.append((f"tier{level}", len(tiers), waits))
+        reached = episodes[f"t{level}_reached"]
+        scopes.append((f"tier{level}", sum(reached),
+                       _answered(compress(episodes[f"t{level}_wait"], reached))))  # fmt: skip
     return scopes
 
 
-def answer_times(episodes: Sequence[EpisodeRecord]) -> Table:
-    """Per scope: requests, answered, median and 90th percentile of the answered calls'
-    waits, and how many of *all* requests were answered within 60 s and 3 minutes (a call
-    never answered, or cancelled first, counts as not answered in time)."""
+def answer_times(waits: Sequence[tuple[str, int, list[float]]]) -> Table:
+    """Per scope (``waits``: as :func:`waits` gives them, ascending): requests, answered, median and 90th
+    percentile of the answered calls' waits, and how many of *all* requests were answered
+    within 60 s and 3 minutes (a call never answered, or cancelled first, counts as not
+    answered in time)."""
     rows: list[list[Cell]] = []
-    for scope, requests, waits in _waits(episodes):
-        row: list[Cell] = [scope, requests, len(waits), share(len(waits), requests),
-                           median(waits), percentile(waits, 90)]  # fmt: skip
+    for scope, requests, ordered in waits:
+        row: list[Cell] = [scope, requests, len(ordered), share(len(ordered), requests),
+                           median(ordered), percentile(ordered, 90)]  # fmt: skip
         for limit in WITHIN:
-            within = sum(1 for s in waits if s <= limit)
+            within = bisect.bisect_right(ordered, limit)
             row += [within, share(within, requests)]
         rows.append(row)
     columns = ["scope", "requests", "answered", "share_answered", "median_s", "p90_s",
@@ -75,12 +73,13 @@ def answer_times(episodes: Sequence[EpisodeRecord]) -> Table:
     return make("answer_times", columns, rows)
 
 
-def answer_histogram(episodes: Sequence[EpisodeRecord]) -> Table:
+def answer_histogram(waits: Sequence[tuple[str, int, list[float]]]) -> Table:
     """How many answered calls waited how long, per scope."""
     rows: list[list[Cell]] = []
-    for scope, _, waits in _waits(episodes):
-        counts = [0] * len(BUCKETS)
-        for s in waits:
-            counts[_bucket(s)] += 1
+    for scope, _, ordered in waits:
+        # (lower, upper]: a bucket holds the waits above its lower bound up to its upper one.
+        uppers = [hi for _, hi in BUCKETS if hi is not None]
+        below = [0, *(bisect.bisect_right(ordered, hi) for hi in uppers), len(ordered)]
+        counts = [b - a for a, b in pairwise(below)]
         rows += [[scope, lo, hi, n] for (lo, hi), n in zip(BUCKETS, counts, strict=True)]
     return make("answer_histogram", ["scope", "from_s", "to_s", "answered"], rows)

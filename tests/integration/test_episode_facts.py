@@ -21,6 +21,7 @@ from advice_line.app import create_app
 from advice_line.episodes import store, stored_facts
 from advice_line.episodes.facts import derive
 from advice_line.evaluation import ReportFilter
+from advice_line.evaluation.rows import MEASURE_COLUMNS, measures
 from advice_line.fees.period import Month
 from tests.integration.routing_helpers import Person, on_duty_always
 
@@ -111,6 +112,10 @@ async def stored_row(db: Any, cid: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+def measures_in(row: dict[str, Any]) -> Any:
+    return stored_facts.stored_measures([row[f"m_{c}"] for c in MEASURE_COLUMNS])
+
+
 async def derived(db: Any, cid: int) -> Any:
     return derive(cid, await store.load_events(db, cid))
 
@@ -124,6 +129,7 @@ async def test_closed_calls_have_their_facts_stored_equal_to_derive(world, db):
         facts = await derived(db, ids[name])
         assert stored_facts.from_stored(row["facts"]) == facts, name
         assert row["facts"] == stored_facts.to_stored(facts)
+        assert measures_in(row) == measures(facts), name
     assert await stored_row(db, ids["open"]) is None
     outcomes = {
         name: stored_facts.from_stored((await stored_row(db, ids[name]) or {})["facts"]).outcome
@@ -181,7 +187,7 @@ async def tamper(db: Any, ids: dict[str, int]) -> None:
     row = await stored_row(db, ids["completed"])
     assert row is not None
     wrong = replace(stored_facts.from_stored(row["facts"]), outcome="cancelled")
-    await db.execute("UPDATE episode_facts SET facts = $2 WHERE consultation_id = $1",
+    await db.execute("UPDATE episode_facts SET facts = $2, m_outcome = 'cancelled' WHERE consultation_id = $1",
                      ids["completed"], stored_facts.to_stored(wrong))  # fmt: skip
     await db.execute("DELETE FROM episode_facts WHERE consultation_id = $1", ids["cancelled"])
     await db.execute(
@@ -214,6 +220,17 @@ async def test_rebuild_check_finds_tampered_rows_and_rebuild_fixes_them(world, d
         assert row is not None and row["derived_by"] == stored_facts.DERIVED_BY
         assert stored_facts.from_stored(row["facts"]) == await derived(db, ids[name])
     assert await stored_row(db, ids["open"]) is None
+
+
+async def test_rebuild_check_finds_measures_that_differ_from_their_facts(world, db):
+    cid = world["ids"]["escalated"]
+    await db.execute(
+        "UPDATE episode_facts SET m_t2_wait = m_t2_wait + 1 WHERE consultation_id = $1", cid
+    )
+    result = await stored_facts.rebuild(db, fix=True)
+    assert result.differing == [cid] and result.differences == 1
+    row = await stored_row(db, cid)
+    assert row is not None and measures_in(row) == measures(await derived(db, cid))
 
 
 async def test_reports_and_statements_are_the_same_with_and_without_the_table(world, db):
