@@ -15,7 +15,9 @@ only to admit (a refusal is re-read from the database, so someone just added is 
 refused), and forgets a consultation when it changes: at once on the node that made the
 change, and on every other node when that node's publication on the calls-changed channel
 arrives; entries also lapse after ``ACCESS_TTL_SECONDS``, and a node that lost its
-subscription forgets them all. Signals go out through one :class:`SignalOutbox`, so
+subscription forgets them all. While PostgreSQL cannot be reached, a lapsed entry still admits
+the people of its call for ``STALE_ACCESS_SECONDS`` (a call in progress survives a database
+outage; nothing can change its people meanwhile). Signals go out through one :class:`SignalOutbox`, so
 under load they share a Redis round trip (and one connection) instead of taking one each.
 """
 
@@ -51,8 +53,15 @@ NOT_IN_CALL_DETAIL = "you are not in a live call of this consultation (or it has
 #: How long a cached access may be used without a change being heard of: the safety net
 #: should a calls-changed publication be lost.
 ACCESS_TTL_SECONDS = 5.0
+#: While PostgreSQL cannot be reached, a live call's last known access still admits its
+#: people for this long after it lapsed, so a call in progress keeps its signalling (ICE
+#: restarts, switching to audio) through a database outage or fail-over. Nothing changes a
+#: call's people meanwhile: every change to a consultation is a database transaction.
+STALE_ACCESS_SECONDS = 180.0
 #: At most this many live calls cached per node (beyond it, lapsed entries are swept).
 ACCESS_CACHE_LIMIT = 10_000
+#: What a store that cannot be reached raises (the message fails; the connection stays up).
+STORE_AWAY = (asyncpg.PostgresError, asyncpg.InterfaceError, RedisError, OSError)
 #: At most this many signals in one Redis pipeline.
 SIGNAL_BATCH_LIMIT = 256
 
@@ -101,10 +110,11 @@ class AccessCache:
 
     def __init__(
         self, clock: Callable[[], float], ttl: float = ACCESS_TTL_SECONDS,
-        limit: int = ACCESS_CACHE_LIMIT,
+        limit: int = ACCESS_CACHE_LIMIT, stale: float = STALE_ACCESS_SECONDS,
     ) -> None:  # fmt: skip
         self.clock = clock
         self.ttl = ttl
+        self.stale = stale
         self.limit = limit
         self.generation = 0
         self._entries: dict[int, tuple[CallAccess, float]] = {}
@@ -114,10 +124,15 @@ class AccessCache:
 
     def get(self, consultation_id: int) -> CallAccess | None:
         entry = self._entries.get(consultation_id)
-        if entry is None:
+        if entry is None or self.clock() >= entry[1]:
             return None
-        if self.clock() >= entry[1]:
-            del self._entries[consultation_id]
+        return entry[0]
+
+    def last_known(self, consultation_id: int) -> CallAccess | None:
+        """The access even if it lapsed, for up to ``stale`` seconds after (only for when the
+        database cannot be asked); None once forgotten or older."""
+        entry = self._entries.get(consultation_id)
+        if entry is None or self.clock() >= entry[1] + self.stale:
             return None
         return entry[0]
 
@@ -131,7 +146,7 @@ class AccessCache:
             return
         now = self.clock()
         if len(self._entries) >= self.limit:
-            self._entries = {c: e for c, e in self._entries.items() if e[1] > now}
+            self._entries = {c: e for c, e in self._entries.items() if e[1] + self.stale > now}
             if len(self._entries) >= self.limit:
                 self._entries.clear()
         self._entries[access.consultation_id] = (access, now + self.ttl)
@@ -255,7 +270,14 @@ class CallRelay:
         cached = self.cache.get(consultation_id)
         if cached is not None and cached.admits(*user_ids):
             return cached
-        access = await self.access(consultation_id)
+        try:
+            access = await self.access(consultation_id)
+        except STORE_AWAY:
+            known = self.cache.last_known(consultation_id)
+            if known is None or not known.admits(*user_ids):
+                raise
+            log.warning("calls.stale_access", consultation=consultation_id)
+            return known  # PostgreSQL is away: the call goes on as it was
         return access if access is not None and access.admits(*user_ids) else None
 
     # Messages from this node's connections --------------------------------------------
@@ -270,7 +292,7 @@ class CallRelay:
         }[message.type]
         try:
             await handler(conn, message)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, RedisError, OSError):
+        except STORE_AWAY:
             # A store is away: this message fails, the connection (and its calls) stay up.
             log.warning("call.store_unavailable", connection=conn.id, exc_info=True)
             await conn.ws.send_str(codec.error(

@@ -15,8 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import asyncpg
 import structlog
 from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from advice_line import sessions
 from advice_line.appkeys import DB, METRICS, REQUEST_ID, SESSION, SETTINGS
@@ -114,6 +117,13 @@ def _wants_problem(request: web.Request) -> bool:
     return request.path.startswith("/api/") or "text/html" not in request.headers.get("Accept", "")
 
 
+#: What a request fails with while a store cannot be reached (not a programming error).
+UNREACHABLE = (
+    asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
+    OSError, RedisConnectionError, RedisTimeoutError,
+)  # fmt: skip
+
+
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn errors into RFC 9457 problem+json for the API and into an error page for people."""
@@ -127,6 +137,16 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         return await _render_problem(request, from_http_error(exc))
     except ValidationFailed as exc:
         return await _render_problem(request, invalid(exc.errors))
+    except UNREACHABLE:
+        # A store cannot be reached (PostgreSQL failing over, Redis restarting): nothing was
+        # stored, and the same request may succeed in a moment.
+        log.warning("http.store_unreachable", route=route_name(request), exc_info=True)
+        unavailable = Problem(
+            503, "unavailable", "Service briefly unavailable",
+            "a database cannot be reached right now; try again shortly",
+            headers={"Retry-After": "5"},
+        )  # fmt: skip
+        return await _render_problem(request, unavailable)
     except Exception:
         log.exception("http.unhandled_error", route=route_name(request))
         return await _render_problem(

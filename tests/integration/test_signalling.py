@@ -14,8 +14,13 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from advice_line.app import create_app
-from advice_line.appkeys import CALLS, KEYS, REDIS
-from advice_line.call_relay import ACCESS_TTL_SECONDS, AccessCache, CallAccess
+from advice_line.appkeys import CALLS, DB, KEYS, REDIS
+from advice_line.call_relay import (
+    ACCESS_TTL_SECONDS,
+    STALE_ACCESS_SECONDS,
+    AccessCache,
+    CallAccess,
+)
 from tests.integration.call_helpers import (
     Caller,
     ask,
@@ -381,7 +386,13 @@ def test_a_read_that_began_before_a_change_is_not_kept_and_a_call_not_live_is_dr
     assert cache.get(1) is None  # a later read found it over: never stale, always dropped
     cache.put(live, cache.generation)
     now[0] = 5.0
-    assert cache.get(1) is None and len(cache) == 0  # lapsed
+    assert cache.get(1) is None  # lapsed: the database is asked again
+    assert cache.last_known(1) == live  # ... unless it cannot be reached
+    now[0] = 5.0 + cache.stale
+    assert cache.last_known(1) is None
+    cache.put(live, cache.generation)
+    cache.forget(1)
+    assert cache.last_known(1) is None  # a change heard of is never overruled
 
 
 @pytest.fixture
@@ -479,6 +490,41 @@ async def test_a_cached_call_admits_until_a_change_is_published_or_it_lapses(wor
         "code"
     ] == "not_in_call"
     assert len(senior.got("signal")) == 2
+
+
+async def test_a_call_keeps_its_signalling_while_postgresql_is_away(world, monkeypatch):
+    nurse, senior, cid, app = world["nurse"], world["senior"], world["cid"], world["app"]
+    relay = app[CALLS]
+    await nurse.send({"v": 1, **signal(cid, senior.id, candidate=CANDIDATE)})  # read, then cached
+    await eventually(lambda: len(senior.got("signal")) == 1)
+    stranger = await world["person"]("advisor", tier="gp")
+    # PostgreSQL away for this node (its pool refuses every acquire, as with the server
+    # down), and the cached access lapsed long ago: the call goes on as it was.
+    later = time.monotonic() + ACCESS_TTL_SECONDS + 60
+    monkeypatch.setattr(relay, "monotonic", lambda: later)
+    await app[DB].close()
+    await senior.send({"v": 1, **signal(cid, nurse.id, description=OFFER)})
+    await eventually(lambda: len(nurse.got("signal")) == 1)
+    await nurse.send({"v": 1, **signal(cid, senior.id, candidate=CANDIDATE)})
+    await eventually(lambda: len(senior.got("signal")) == 2)
+    # Nobody else gets in, and what needs the database fails clearly; the sockets stay up.
+    reply = await stranger.request(signal(cid, nurse.id, candidate=CANDIDATE))
+    assert (reply["type"], reply["code"]) == ("error", "unavailable")
+    reply = await nurse.request({"consultation_id": cid, **QUALITY})
+    assert (reply["type"], reply["code"]) == ("error", "unavailable")
+    await still_up(nurse)
+    await still_up(senior)
+    assert len(nurse.got("signal")) == 1
+    # Over REST the answer is a problem the client may retry, not an internal error.
+    response = await nurse.session.get(f"/api/v1/consultations/{cid}")
+    assert response.status == 503 and response.headers["Retry-After"] == "5"
+    assert response.content_type == "application/problem+json"
+    assert (await response.json())["type"].endswith("/unavailable")
+    # Past the stale horizon the last known access no longer admits anyone.
+    much_later = later + STALE_ACCESS_SECONDS
+    monkeypatch.setattr(relay, "monotonic", lambda: much_later)
+    reply = await nurse.request(signal(cid, senior.id, candidate=CANDIDATE))
+    assert (reply["type"], reply["code"]) == ("error", "unavailable")
 
 
 async def test_someone_just_added_is_never_refused_by_a_cached_call(world):
