@@ -157,10 +157,13 @@ async def commitments_of(conn: asyncpg.Connection, month: Month) -> list[Commitm
     return [Commitment(r["gp_id"], r["patient_id"], r["valid_from"], r["valid_to"]) for r in rows]
 
 
-async def month_priced(conn: asyncpg.Connection, month: Month) -> Priced:
+async def month_priced(
+    conn: asyncpg.Connection, month: Month, until: dt.datetime | None = None
+) -> Priced:
     """Every fee line of ``month``, computed from what is stored now; standby is counted up
-    to the database's clock (a past month is complete and computes the same every time)."""
-    now: dt.datetime = await conn.fetchval("SELECT now()")
+    to ``until`` (default: the database's clock; a past month is complete and computes the
+    same every time)."""
+    now: dt.datetime = until or await conn.fetchval("SELECT now()")
     return month_lines(
         month,
         await episodes_of(conn, month),
@@ -203,10 +206,14 @@ async def _clinicians(conn: asyncpg.Connection, scope: Scope) -> Collection[int]
 
 
 async def statement(
-    conn: asyncpg.Connection, month: Month, scope: Scope = Scope()
+    conn: asyncpg.Connection,
+    month: Month,
+    scope: Scope = Scope(),
+    until: dt.datetime | None = None,
 ) -> tuple[Statement, dict[int, Who]]:
-    """The statement of ``month`` for ``scope``, with how to show each clinician."""
-    priced = await month_priced(conn, month)
+    """The statement of ``month`` for ``scope``, with how to show each clinician (standby
+    counted up to ``until``, by default now)."""
+    priced = await month_priced(conn, month, until)
     clinicians = await _clinicians(conn, scope)
     found = build_statement(month, priced, scope=scope.kind, scope_id=scope.id,
                             clinicians=clinicians)  # fmt: skip

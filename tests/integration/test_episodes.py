@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -353,7 +354,7 @@ async def test_coordinators_filter_their_organisations_episodes(world):
     assert await ids("?outcome=open") == [second]
     assert await ids("?disposition=phone_advice") == [first]
     assert await ids(f"?organisation_id={world['home']['id']}") == [third, second, first]
-    today = dt.datetime.now(dt.UTC).date()
+    today = dt.datetime.now(ZoneInfo("Europe/Copenhagen")).date()  # the filter's dates are local
     tomorrow = today + dt.timedelta(days=1)
     assert await ids(f"?from={tomorrow}") == []
     assert await ids(f"?from={today - dt.timedelta(days=1)}&to={tomorrow}") == [
