@@ -48,26 +48,6 @@ async def record(
     )  # fmt: skip
 
 
-async def record_many(
-    conn: asyncpg.Connection,
-    actors: list[Actor],
-    action: str,
-    target_type: str,
-    target_id: object | None,
-    reason: str,
-    *,
-    patient_id: int | None = None,
-) -> None:
-    """Append one audit row per actor for the same act, in one round trip."""
-    await conn.executemany(
-        """INSERT INTO audit_log (actor_id, actor_username, action, target_type, target_id,
-                                  patient_id, reason, ip, request_id, details)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '{}'::jsonb)""",
-        [(a.user_id, a.username, action, target_type, None if target_id is None else str(target_id),
-          patient_id, reason, a.ip, a.request_id) for a in actors],
-    )  # fmt: skip
-
-
 def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The fields that changed, as ``{"before": {...}, "after": {...}}`` (JSON-safe)."""
     keys = sorted(k for k in after if before.get(k) != after.get(k))

@@ -21,7 +21,7 @@ import structlog
 from aiohttp import web
 from redis.asyncio import Redis
 
-from advice_line import audit, demo, organisations, users
+from advice_line import audit, demo, heap, organisations, users
 from advice_line.logsetup import configure_logging
 from advice_line.migrate import migrate as apply_migrations
 from advice_line.problems import Problem
@@ -122,6 +122,7 @@ async def _serve_until_stopped(app: web.Application, settings: Settings, drain: 
 
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=10)
     await runner.setup()
+    heap.settle()  # started: what lives now lives as long as the node
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         stop = asyncio.Event()

@@ -49,40 +49,49 @@ async def lock(
     return from_json(Consultation, row["machine"]) if row else None
 
 
-async def save(conn: asyncpg.Connection, machine: Consultation, at: dt.datetime) -> None:
-    await conn.execute(
-        """UPDATE consultations SET state = $2, tier = $3, version = $4, machine = $5,
-                  offered = $6, participants = $7, updated_at = $8
-            WHERE id = $1""",
-        machine.id, machine.state.value, machine.tier, machine.version, to_json(machine),
-        sorted(machine.offered), list(machine.participants), at,
-    )  # fmt: skip
-
-
-async def record_events(
-    conn: asyncpg.Connection, consultation_id: int, records: list[Record], at: dt.datetime,
-    actor_id: int | None,
+async def store_step(
+    conn: asyncpg.Connection, machine: Consultation, at: dt.datetime, actor_id: int | None,
+    records: list[Record], timers: list[StartTimer], cancel_timers: bool,
+    readers: list[audit.Actor], reason: str,
 ) -> None:  # fmt: skip
-    await conn.executemany(
-        "INSERT INTO consultation_events (consultation_id, at, type, actor_id, data) VALUES ($1, $2, $3, $4, $5)",
-        [(consultation_id, at, r.type, actor_id, to_json(r.data)) for r in records],
-    )
-
-
-async def set_timers(
-    conn: asyncpg.Connection, consultation_id: int, timers: list[StartTimer], cancel_all: bool
-) -> None:
-    if cancel_all:
-        await conn.execute(
-            "DELETE FROM consultation_timers WHERE consultation_id = $1", consultation_id
-        )
-    for timer in timers:
-        await conn.execute(
-            """INSERT INTO consultation_timers (consultation_id, kind, seq, due_at)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (consultation_id, kind) DO UPDATE SET seq = $3, due_at = $4""",
-            consultation_id, timer.kind.value, timer.seq, timer.due,
-        )  # fmt: skip
+    """Store what one step decided, in ONE statement (one round trip, often under the routing
+    lock): the new machine state, its timeline events in order, its timers (``cancel_timers``
+    drops every other timer of the consultation; a timer of a kind already set is replaced),
+    and one ``patient.read`` audit row per reader of the care plan it sends."""
+    latest = {t.kind.value: t for t in timers}  # one live timer per kind: the last one stands
+    await conn.execute(
+        """WITH saved AS (
+               UPDATE consultations SET state = $2, tier = $3, version = $4, machine = $5,
+                      offered = $6, participants = $7, updated_at = $8
+                WHERE id = $1),
+           events AS (
+               INSERT INTO consultation_events (consultation_id, at, type, actor_id, data)
+               SELECT $1, $8, e.type, $9, e.data
+                 FROM unnest($10::text[], $11::jsonb[]) WITH ORDINALITY AS e(type, data, n)
+                ORDER BY e.n),
+           dropped AS (
+               DELETE FROM consultation_timers
+                WHERE consultation_id = $1 AND $12 AND kind <> ALL($13::text[])),
+           timers AS (
+               INSERT INTO consultation_timers (consultation_id, kind, seq, due_at)
+               SELECT $1, t.kind, t.seq, t.due
+                 FROM unnest($13::text[], $14::int[], $15::timestamptz[]) AS t(kind, seq, due)
+               ON CONFLICT (consultation_id, kind)
+               DO UPDATE SET seq = excluded.seq, due_at = excluded.due_at),
+           audited AS (
+               INSERT INTO audit_log (actor_id, actor_username, action, target_type, target_id,
+                                      patient_id, reason, details)
+               SELECT r.id, r.username, 'patient.read', 'patient', $17::bigint::text, $17, $18,
+                      '{}'::jsonb
+                 FROM unnest($16::bigint[], $19::text[]) AS r(id, username))
+           SELECT 1""",
+        machine.id, machine.state.value, machine.tier, machine.version, to_json(machine),
+        sorted(machine.offered), list(machine.participants), at, actor_id,
+        [r.type for r in records], [to_json(r.data) for r in records],
+        cancel_timers, list(latest), [t.seq for t in latest.values()],
+        [t.due for t in latest.values()],
+        [r.user_id for r in readers], machine.patient, reason, [r.username for r in readers],
+    )  # fmt: skip
 
 
 async def due_timers(
@@ -188,21 +197,38 @@ async def queue_position(conn: asyncpg.Connection, consultation: dict[str, Any])
     return int(ahead) + 1
 
 
+CARE_PLAN_COLUMNS = """p.id, p.reference, p.name, p.diagnosis_group, p.treatment_level,
+    p.treatment_limitations, p.dnr, p.dnr_decided_by, p.dnr_decided_on, p.living_will,
+    p.preferred_place_of_death, p.people_present, g.name AS gp_practice_name"""
+
+
 async def care_plan(
-    conn: asyncpg.Connection, patient_id: int, actor: audit.Actor | list[audit.Actor], reason: str
+    conn: asyncpg.Connection, patient_id: int, actor: audit.Actor, reason: str
 ) -> dict[str, Any]:
-    """The patient's care-plan summary for the people of a consultation; one audited read per
-    reader (several readers: one round trip)."""
+    """The patient's care-plan summary for one reader, with its audit row."""
     found = await conn.fetchrow(
-        """SELECT p.id, p.reference, p.name, p.diagnosis_group, p.treatment_level,
-                  p.treatment_limitations, p.dnr, p.dnr_decided_by, p.dnr_decided_on, p.living_will,
-                  p.preferred_place_of_death, p.people_present, g.name AS gp_practice_name
-             FROM patients p LEFT JOIN organisations g ON g.id = p.gp_practice_id WHERE p.id = $1""",
+        f"""SELECT {CARE_PLAN_COLUMNS}
+              FROM patients p LEFT JOIN organisations g ON g.id = p.gp_practice_id
+             WHERE p.id = $1""",
         patient_id,
     )
     assert found is not None
-    readers = actor if isinstance(actor, list) else [actor]
-    await audit.record_many(
-        conn, readers, "patient.read", "patient", patient_id, reason, patient_id=patient_id
-    )
+    await audit.record(conn, actor, "patient.read", "patient", patient_id, reason,
+                       patient_id=patient_id)  # fmt: skip
     return dict(found)
+
+
+async def ring_context(conn: asyncpg.Connection, consultation_id: int) -> dict[str, Any]:
+    """What an advisor rung for (or joining) a consultation is shown: the ISBAR and the care
+    plan, in one read. Not audited here: the step that sends it audits one read per advisor
+    (``store_step``)."""
+    found = await conn.fetchrow(
+        f"""SELECT c.isbar, {CARE_PLAN_COLUMNS}
+              FROM consultations c JOIN patients p ON p.id = c.patient_id
+              LEFT JOIN organisations g ON g.id = p.gp_practice_id
+             WHERE c.id = $1""",
+        consultation_id,
+    )
+    assert found is not None
+    plan = dict(found)
+    return {"isbar": plan.pop("isbar"), "care_plan": plan}

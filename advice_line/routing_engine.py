@@ -121,6 +121,28 @@ def timer_event(kind: str, seq: int, consultation: Consultation) -> Event:
     return WrapUpTimeout(seq)
 
 
+def _advisors_of(actions: Sequence[Offer | Join]) -> list[int]:
+    """Everyone a step rings or lets join, in the order of its actions."""
+    return [
+        advisor
+        for action in actions
+        for advisor in (action.advisors if isinstance(action, Offer) else (action.advisor,))
+    ]
+
+
+class _Shown:
+    """What advisors rung for, or joining, a consultation are shown (ISBAR, care plan): read
+    once per step, when the step first knows it will ring someone."""
+
+    def __init__(self, consultation_id: int) -> None:
+        self.consultation_id = consultation_id
+        self.context: dict[str, Any] = {}
+
+    async def read(self, conn: asyncpg.Connection) -> None:
+        if not self.context:
+            self.context = await consultations.ring_context(conn, self.consultation_id)
+
+
 class RoutingEngine:
     def __init__(
         self, pool: asyncpg.Pool, bus: UserBus, presence: Presence, policy: Policy,
@@ -146,37 +168,46 @@ class RoutingEngine:
         self, conn: asyncpg.Connection, machine: Consultation, event: Event, actor: audit.Actor
     ) -> Outcome:
         """Decide and store one event for a locked consultation (inside a transaction)."""
-        decision, now = await self._decide(conn, machine, event)
+        shown = _Shown(machine.id)
+        decision, now = await self._decide(conn, machine, event, shown)
         after = decision.consultation
         if after == machine and not decision.actions:
             return Outcome(after, ())
-        await consultations.save(conn, after, now)
-        records = [a for a in decision.actions if isinstance(a, Record)]
-        await consultations.record_events(conn, after.id, records, now, actor.user_id)
+        offered = [a for a in decision.actions if isinstance(a, Offer | Join)]
+        readers = [audit.Actor(a, f"advisor:{a}") for a in _advisors_of(offered)]
+        if readers:
+            await shown.read(conn)
+        timers = [a for a in decision.actions if isinstance(a, StartTimer)]
+        await consultations.store_step(
+            conn, after, now, actor.user_id,
+            records=[a for a in decision.actions if isinstance(a, Record)], timers=timers,
+            cancel_timers=any(isinstance(a, CancelTimers) for a in decision.actions),
+            readers=readers, reason=f"consultation {after.id} offered",
+        )  # fmt: skip
         if after.state.final and not machine.state.final:
             # Derived from the whole timeline, in the transaction of its last event.
             await stored_facts.write(conn, after.id)
-        timers = [a for a in decision.actions if isinstance(a, StartTimer)]
-        cancel = any(isinstance(a, CancelTimers) for a in decision.actions)
-        await consultations.set_timers(conn, after.id, timers, cancel)
         outcome = Outcome(after, decision.actions)
-        offered: list[Offer | Join] = [a for a in decision.actions if isinstance(a, Offer | Join)]
-        if offered:
-            outcome.rings = await self._ring_payloads(conn, after, offered)
+        if readers:
+            payload = {**shown.context, **await consultations.people(
+                conn, after.nurse, after.participants
+            ), "escalation_note": after.escalation_note}  # fmt: skip
+            outcome.rings = {reader.user_id: payload for reader in readers if reader.user_id}
         if timers and min(t.due for t in timers) <= now + dt.timedelta(seconds=TIMER_POLL):
             self.wakeup.set()
         return outcome
 
     async def _decide(
-        self, conn: asyncpg.Connection, machine: Consultation, event: Event
+        self, conn: asyncpg.Connection, machine: Consultation, event: Event, shown: _Shown
     ) -> tuple[Decision, dt.datetime]:
         """Decide, making sure nobody it rings was rung for another call meanwhile.
 
         The situation is read without a lock (that is the costly part). A decision that rings
         someone then takes the routing lock (held to the commit, on every node) and checks
         that none of them has been offered another call since; if one has, it decides again,
-        now under the lock. So two calls never ring one advisor, and steps only queue up for
-        the short end of a step that rings."""
+        now under the lock. So two calls never ring one advisor. Everything that can be read
+        before the lock is (the ring's ISBAR and care plan): the lock is held for the check,
+        one statement that stores the step, and the commit."""
         now = self.clock()
         with contextlib.suppress(SituationNeeded):  # most steps never look at the tiers
             return core.decide(machine, event, UNREAD, self.policy, now), now
@@ -188,29 +219,11 @@ class RoutingEngine:
             ringing = {a for x in decision.actions if isinstance(x, Offer) for a in x.advisors}
             if not ringing or locked:
                 return decision, now
+            await shown.read(conn)
             await conn.execute("SELECT pg_advisory_xact_lock($1)", ROUTING_LOCK_KEY)
             locked = True
             if not await busy_among(conn, ringing, machine.id):
                 return decision, now
-
-    async def _ring_payloads(
-        self, conn: asyncpg.Connection, machine: Consultation, actions: Sequence[Offer | Join]
-    ) -> dict[int, dict[str, Any]]:
-        """What each newly offered advisor sees; each is an audited read of the care plan."""
-        row = await consultations.row(conn, machine.id)
-        everyone = [
-            advisor
-            for action in actions
-            for advisor in (action.advisors if isinstance(action, Offer) else (action.advisor,))
-        ]
-        readers = [audit.Actor(a, f"advisor:{a}") for a in everyone]
-        plan = await consultations.care_plan(
-            conn, machine.patient, readers, f"consultation {machine.id} offered"
-        )
-        people = await consultations.people(conn, machine.nurse, machine.participants)
-        payload = {"isbar": row["isbar"], "care_plan": plan, **people,
-                   "escalation_note": machine.escalation_note}  # fmt: skip
-        return {advisor: payload for advisor in everyone}
 
     # Sending what was decided ---------------------------------------------------------
 
@@ -321,9 +334,11 @@ class RoutingEngine:
         a ring-all call frees are one pass over the queue, not forty."""
         still = set() if after.state.final else after.offered | set(after.participants)
         freed = (before.offered | set(before.participants)) - still
-        if not freed:
-            return
-        self._freed |= freed
+        if freed:
+            self._freed |= freed
+            self._start_offerer()
+
+    def _start_offerer(self) -> None:
         if self._offering is None or self._offering.done():
             task = asyncio.create_task(self._offer_to_freed(), name="offer-waiting")
             self._offering = task
@@ -367,31 +382,41 @@ class RoutingEngine:
 
     async def offer_waiting(self, advisors: set[int]) -> None:
         """Offer waiting calls (being woken for, queued, or waiting for a call back) to
-        ``advisors``: the most urgent first; within an urgency one that rings nobody yet,
-        then the oldest, so advisors freed together spread over the calls of the same
-        urgency instead of all ringing for one. Each advisor is offered one call; one
-        offer may ring several of them (ring-all), and those rung for a call, here or
-        anywhere else meanwhile, drop out at once rather than step through the whole queue
-        for nothing (under load that cost grew with the queue)."""
+        ``advisors`` in the queue's order: the most urgent first, then the oldest.
+
+        Each call is stepped at most until it changes: a queued call re-routes with the whole
+        situation, so one free advisor it has not had its chance with rings everyone it can
+        ring. Advisors rung for a call, here or anywhere else meanwhile, drop out at once
+        rather than step through the whole queue for nothing (under load that cost grew
+        with the queue)."""
         async with self.pool.acquire() as conn:
             waiting = await conn.fetch(
-                """SELECT id FROM consultations WHERE state IN ('waking', 'queued', 'callback')
+                """SELECT id, state, version, offered, ARRAY(
+                          SELECT d::bigint FROM jsonb_array_elements_text(machine -> 'declined') d
+                       ) AS declined
+                     FROM consultations WHERE state IN ('waking', 'queued', 'callback')
                     ORDER BY array_position(ARRAY['acute', 'urgent', 'routine'], urgency),
-                             cardinality(offered) > 0, created_at"""
+                             created_at, id"""
             )
         free = set(advisors)
         for row in waiting:
             async with self.pool.acquire() as conn:
                 free -= await busy_of(conn, free)
-            for advisor in sorted(free):
+            if not free:
+                return
+            # Who the call has had its chance with: a queued call is not rung again for those
+            # who declined it (they get it at its next retry), but is for those holding it in
+            # their queue; a call back holds its offers and is offered again to decliners.
+            had_chance = {
+                "queued": set(row["declined"]), "callback": set(row["offered"])
+            }.get(row["state"], set())  # fmt: skip
+            for advisor in sorted(free - had_chance):
                 try:
                     after = await self.act(row["id"], AdvisorAvailable(advisor), audit.SYSTEM)
                 except EscalationError:
                     break  # the call moved on meanwhile (answered, cancelled)
-                if advisor in after.offered:
-                    break  # offered; whoever else it rang is busy at the next call
-            if not free:
-                return
+                if advisor in after.offered or after.version != row["version"]:
+                    break  # offered, or re-routed: whoever it rang is busy at the next call
 
     async def drain(self, within: float = 5.0) -> None:
         """Wait (a bounded time) for background offers still running, e.g. at shutdown."""

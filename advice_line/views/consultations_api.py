@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -69,18 +70,26 @@ async def _visible(
             row = await consultations.row(conn, consultation_id)
         except Problem:
             raise not_found(f"consultation {consultation_id}") from None
-        offered_before = user.role == Role.ADVISOR and await consultations.ever_offered(
-            conn, consultation_id, user.id
+        # The timeline is asked only when the live state does not already answer.
+        visible = consultations.may_see(user, row, ever_offered=False) or (
+            user.role == Role.ADVISOR
+            and await consultations.ever_offered(conn, consultation_id, user.id)
         )
-    if not consultations.may_see(user, row, ever_offered=offered_before):
+    if not visible:
         raise not_found(f"consultation {consultation_id}")
     return user, row
+
+
+def _audited(conn: Any, with_timeline: bool) -> Any:
+    """A transaction for the single view (its care-plan read and audit row go together);
+    the list views read no care plan and need none."""
+    return conn.transaction() if with_timeline else contextlib.nullcontext()
 
 
 async def _view(
     request: web.Request, row: dict[str, Any], *, with_timeline: bool
 ) -> dict[str, Any]:
-    async with request.app[DB].acquire() as conn, conn.transaction():
+    async with request.app[DB].acquire() as conn, _audited(conn, with_timeline):
         view: dict[str, Any] = {
             "id": row["id"], "state": row["state"],
             "tier": consultations.TIER_NAMES_BY_NUMBER.get(row["tier"]),
