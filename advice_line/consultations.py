@@ -34,8 +34,17 @@ async def insert(
     )  # fmt: skip
 
 
-async def next_id(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT nextval('consultations_id_seq')"))
+async def new_id_for(
+    conn: asyncpg.Connection, patient_id: int, organisation_id: int | None
+) -> int | None:
+    """A new consultation id, if the patient is one of the organisation's (None otherwise);
+    one round trip."""
+    found = await conn.fetchval(
+        """SELECT nextval('consultations_id_seq') FROM patients
+            WHERE id = $1 AND organisation_id = $2""",
+        patient_id, organisation_id,
+    )  # fmt: skip
+    return None if found is None else int(found)
 
 
 async def lock(

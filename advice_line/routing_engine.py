@@ -356,13 +356,12 @@ class RoutingEngine:
     async def open(self, nurse: SessionUser, actor: audit.Actor, body: dict[str, Any]) -> int:
         """Create a consultation for one of the nurse's patients and route it; returns its id."""
         async with self.pool.acquire() as conn, conn.transaction():
-            org = await conn.fetchval(
-                "SELECT organisation_id FROM patients WHERE id = $1", body["patient_id"]
-            )
-            if org is None or org != nurse.organisation_id:
+            org = nurse.organisation_id
+            found = await consultations.new_id_for(conn, body["patient_id"], org)
+            if found is None or org is None:
                 raise not_found(f"patient {body['patient_id']}")
             machine = new_consultation(
-                await consultations.next_id(conn), nurse.id, body["patient_id"],
+                found, nurse.id, body["patient_id"],
                 Urgency(body["urgency"]), Channel(body["channel"]), self.clock(),
             )  # fmt: skip
             await consultations.insert(conn, machine, org, body["isbar"])

@@ -7,6 +7,7 @@ first; and for tier 2 the patient's own GP when their commitment covers this mom
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,17 +31,6 @@ OPEN_STATES = (
     "wrap_up",
     "callback",
 )
-
-
-async def busy_advisors(conn: asyncpg.Connection) -> frozenset[int]:
-    """Advisors ringing for, or taking part in, an open consultation."""
-    rows = await conn.fetch(
-        """SELECT DISTINCT unnest(CASE WHEN state IN ('queued', 'callback') THEN participants
-                                       ELSE offered || participants END) AS advisor
-             FROM consultations WHERE state = ANY($1::text[])""",
-        list(OPEN_STATES),
-    )
-    return frozenset(r["advisor"] for r in rows)
 
 
 async def busy_among(conn: asyncpg.Connection, advisors: set[int], apart_from: int) -> bool:
@@ -113,23 +103,39 @@ async def build_situation(
     patient_id: int,
     at: dt.datetime,
 ) -> Situation:
-    """The situation of every tier at ``at`` for a consultation about ``patient_id``."""
+    """The situation of every tier at ``at`` for a consultation about ``patient_id``.
+
+    Three PostgreSQL round trips (rota version, the patient's own GPs, then each candidate's
+    status, idle time and whether a call holds them), with Redis asked who is online
+    meanwhile."""
     on_duty = {tier: await rotas.on_duty(conn, str(tier), at) for tier in TIERS}
-    own_gps = await committed_gps(conn, patient_id, at)
-    everyone = frozenset().union(*on_duty.values()) | frozenset(own_gps)
-    online = await presence.online(everyone, int(at.timestamp() * 1000))
-    busy = await busy_advisors(conn)
-    rows = await conn.fetch(
-        """SELECT u.id, coalesce(p.status, 'available') AS status,
-                  coalesce(p.idle_since, '-infinity'::timestamptz) AS idle_since
-             FROM users u LEFT JOIN advisor_presence p ON p.user_id = u.id
-            WHERE u.id = ANY($1::bigint[]) AND u.disabled_at IS NULL""",
-        list(online),
-    )
+    rostered = frozenset().union(*on_duty.values())
+    now_ms = int(at.timestamp() * 1000)
+    asking = asyncio.ensure_future(presence.online(rostered, now_ms))
+    try:
+        own_gps = await committed_gps(conn, patient_id, at)
+        rows = await conn.fetch(
+            """WITH held AS (
+                   SELECT DISTINCT unnest(CASE WHEN state IN ('queued', 'callback') THEN participants
+                                               ELSE offered || participants END) AS advisor
+                     FROM consultations WHERE state = ANY($2::text[]))
+               SELECT u.id, coalesce(p.status, 'available') AS status,
+                      coalesce(p.idle_since, '-infinity'::timestamptz) AS idle_since,
+                      u.id IN (SELECT advisor FROM held) AS busy
+                 FROM users u LEFT JOIN advisor_presence p ON p.user_id = u.id
+                WHERE u.id = ANY($1::bigint[]) AND u.disabled_at IS NULL""",
+            list(rostered | frozenset(own_gps)),
+            list(OPEN_STATES),
+        )
+    finally:
+        online = await asking
+    unrostered = frozenset(own_gps) - rostered
+    if unrostered:
+        online |= await presence.online(unrostered, now_ms)
     ready = sorted(
         (r["idle_since"], r["id"])
         for r in rows
-        if r["status"] == "available" and r["id"] not in busy
+        if r["id"] in online and r["status"] == "available" and not r["busy"]
     )
     order = [advisor for _, advisor in ready]
     views: dict[int, TierView] = {}
