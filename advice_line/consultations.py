@@ -47,6 +47,19 @@ async def new_id_for(
     return None if found is None else int(found)
 
 
+def machine_of(row: dict[str, Any]) -> Consultation:
+    """The machine state stored in a consultation row."""
+    return from_json(Consultation, row["machine"])
+
+
+async def current(conn: asyncpg.Connection, consultation_id: int) -> Consultation:
+    """The machine state as it is now, without a lock."""
+    stored = await conn.fetchval("SELECT machine FROM consultations WHERE id = $1", consultation_id)
+    if stored is None:
+        raise not_found(f"consultation {consultation_id}")
+    return from_json(Consultation, stored)
+
+
 async def lock(
     conn: asyncpg.Connection, consultation_id: int, *, skip_locked: bool = False
 ) -> Consultation | None:
@@ -59,32 +72,40 @@ async def lock(
 
 
 async def store_step(
-    conn: asyncpg.Connection, machine: Consultation, at: dt.datetime, actor_id: int | None,
-    records: list[Record], timers: list[StartTimer], cancel_timers: bool,
+    conn: asyncpg.Connection, version_before: int, machine: Consultation, at: dt.datetime,
+    actor_id: int | None, records: list[Record], timers: list[StartTimer], cancel_timers: bool,
     readers: list[audit.Actor], reason: str,
-) -> None:  # fmt: skip
+) -> bool:  # fmt: skip
     """Store what one step decided, in ONE statement (one round trip, often under the routing
     lock): the new machine state, its timeline events in order, its timers (``cancel_timers``
     drops every other timer of the consultation; a timer of a kind already set is replaced),
-    and one ``patient.read`` audit row per reader of the care plan it sends."""
+    and one ``patient.read`` audit row per reader of the care plan it sends.
+
+    All of it only if the consultation is still at ``version_before`` (the state the step
+    decided on); returns whether it was stored. Under the row lock it always is; a step taken
+    without the lock learns here that another step came first."""
     latest = {t.kind.value: t for t in timers}  # one live timer per kind: the last one stands
-    await conn.execute(
+    saved = await conn.fetchval(
         """WITH saved AS (
                UPDATE consultations SET state = $2, tier = $3, version = $4, machine = $5,
                       offered = $6, participants = $7, updated_at = $8
-                WHERE id = $1),
+                WHERE id = $1 AND version = $20
+               RETURNING 1),
            events AS (
                INSERT INTO consultation_events (consultation_id, at, type, actor_id, data)
                SELECT $1, $8, e.type, $9, e.data
                  FROM unnest($10::text[], $11::jsonb[]) WITH ORDINALITY AS e(type, data, n)
+                WHERE EXISTS (SELECT 1 FROM saved)
                 ORDER BY e.n),
            dropped AS (
                DELETE FROM consultation_timers
-                WHERE consultation_id = $1 AND $12 AND kind <> ALL($13::text[])),
+                WHERE consultation_id = $1 AND $12 AND kind <> ALL($13::text[])
+                  AND EXISTS (SELECT 1 FROM saved)),
            timers AS (
                INSERT INTO consultation_timers (consultation_id, kind, seq, due_at)
                SELECT $1, t.kind, t.seq, t.due
                  FROM unnest($13::text[], $14::int[], $15::timestamptz[]) AS t(kind, seq, due)
+                WHERE EXISTS (SELECT 1 FROM saved)
                ON CONFLICT (consultation_id, kind)
                DO UPDATE SET seq = excluded.seq, due_at = excluded.due_at),
            audited AS (
@@ -92,15 +113,18 @@ async def store_step(
                                       patient_id, reason, details)
                SELECT r.id, r.username, 'patient.read', 'patient', $17::bigint::text, $17, $18,
                       '{}'::jsonb
-                 FROM unnest($16::bigint[], $19::text[]) AS r(id, username))
-           SELECT 1""",
+                 FROM unnest($16::bigint[], $19::text[]) AS r(id, username)
+                WHERE EXISTS (SELECT 1 FROM saved))
+           SELECT count(*) FROM saved""",
         machine.id, machine.state.value, machine.tier, machine.version, to_json(machine),
         sorted(machine.offered), list(machine.participants), at, actor_id,
         [r.type for r in records], [to_json(r.data) for r in records],
         cancel_timers, list(latest), [t.seq for t in latest.values()],
         [t.due for t in latest.values()],
         [r.user_id for r in readers], machine.patient, reason, [r.username for r in readers],
+        version_before,
     )  # fmt: skip
+    return bool(saved)
 
 
 async def due_timers(

@@ -156,9 +156,11 @@ async def read_consultation(request: web.Request) -> web.StreamResponse:
 
 async def _act(request: web.Request, event: m.Event) -> web.StreamResponse:
     consultation_id = int_param(request, "consultation_id")
-    await _visible(request, consultation_id)
+    _, seen = await _visible(request, consultation_id)
     try:
-        await request.app[ROUTING].act(consultation_id, event, actor(request))
+        await request.app[ROUTING].act(
+            consultation_id, event, actor(request), consultations.machine_of(seen)
+        )
     except m.EscalationError as exc:
         raise _problem(exc) from None
     async with request.app[DB].acquire() as conn:

@@ -109,6 +109,27 @@ async def test_first_accept_wins_and_the_other_ring_is_withdrawn(world):
     assert again[0] == 409
 
 
+async def test_many_simultaneous_accepts_connect_exactly_one_advisor(world):
+    # Accepts are stored without a transaction when nothing else needs one; the version check
+    # must still let exactly one of them through, with one "accepted" in the timeline.
+    seniors = [await (await world["person"]("advisor", tier="senior_nurse")).connect()
+               for _ in range(8)]  # fmt: skip
+    await on_duty_always(world["db"], "senior_nurse", [s.id for s in seniors])
+    consultation = await ask(world)
+    for senior in seniors:
+        await senior.wait_for("consultation.ringing", consultation__id=consultation["id"])
+    results = await asyncio.gather(*(
+        s.call("POST", f"/api/v1/consultations/{consultation['id']}/accept") for s in seniors
+    ))  # fmt: skip
+    assert sorted(status for status, _ in results) == [200] + [409] * 7
+    winner = next(s for s, (status, _) in zip(seniors, results, strict=True) if status == 200)
+    _, body = await world["nurse"].call("GET", f"/api/v1/consultations/{consultation['id']}")
+    assert body["consultation"]["state"] == "connected"
+    assert body["consultation"]["participants"] == [winner.id]
+    types = await timeline_types(world["db"], consultation["id"])
+    assert types.count("accepted") == 1 and types.count("joined") <= 1
+
+
 async def test_an_empty_tier_is_skipped_at_once_and_coordinators_alerted(world):
     gp = await (await world["person"]("advisor", tier="gp")).connect()
     await on_duty_always(world["db"], "gp", [gp.id])
