@@ -45,6 +45,7 @@ from advice_line.background import running
 from advice_line.call_relay import CallRelay, ice_config
 from advice_line.http import problems, request_context, security_headers, session_middleware
 from advice_line.i18n import Catalogue
+from advice_line.keepalive import refresh_forever
 from advice_line.metrics import Metrics
 from advice_line.notify import Senders
 from advice_line.nurse_watch import NurseWatch
@@ -129,19 +130,9 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     )
 
     async def refresh_presence() -> None:
-        while True:
-            registry = app[CONNECTIONS]
-            try:
-                now_ms = int(time.time() * 1000)
-                await presence.refresh([(c.user_id, c.id) for c in registry.all()], now_ms)
-                await tokens.keep(
-                    [c.resume_token for c in registry.all() if c.resume_token], live_ms
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("presence.refresh_failed", exc_info=True)
-            await asyncio.sleep(settings.ws_heartbeat_seconds)
+        await refresh_forever(
+            app[CONNECTIONS], presence, tokens, settings.ws_heartbeat_seconds, live_ms
+        )
 
     app[NURSE_WATCH] = watch = NurseWatch(
         app[REDIS], app[KEYS].nurses_away, presence, app[ROUTING], app[DB], grace
