@@ -35,6 +35,7 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from advice_line import keepalive
 from advice_line.settings import Settings
 from escalation.model import Consultation
 from signalling import codec
@@ -499,23 +500,21 @@ class CallRelay:
 
     # Keeping memberships alive ------------------------------------------------------------
 
-    async def refresh(self) -> None:
+    async def refresh(self, index: int = 0, count: int = 1) -> None:
+        """Refresh the memberships of slice ``index`` of ``count`` of this node's connections
+        in calls (by connection id; all of them by default)."""
         memberships = [
             (cid, conn.user_id, conn.id)
             for conn, calls in self._joined.items()
-            if not conn.ws.closed
+            if not conn.ws.closed and conn.id % count == index
             for cid in calls
         ]
         if memberships:
             await self.rooms.refresh(memberships, self._now_ms())
 
     async def run_refresh(self, interval: float) -> None:
-        """Refresh memberships every ``interval`` seconds until cancelled."""
-        while True:
-            try:
-                await self.refresh()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("calls.refresh_failed", exc_info=True)
-            await asyncio.sleep(interval)
+        """Refresh memberships once per ``interval`` until cancelled, a slice at a time spread
+        over the interval (as presence is: ``advice_line/keepalive.py``)."""
+        await keepalive.in_slices_forever(
+            interval, lambda: len(self._joined), self.refresh, "calls.refresh_failed"
+        )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -39,23 +40,37 @@ def in_slice(connections: list[Connection], index: int, count: int) -> list[Conn
     return [c for c in connections if c.id % count == index]
 
 
+async def in_slices_forever(
+    interval: float, how_many: Callable[[], int],
+    refresh: Callable[[int, int], Awaitable[None]], failed: str,
+) -> None:  # fmt: skip
+    """Until cancelled: once per ``interval``, ``refresh(index, count)`` for each of the
+    ``count`` slices of the ``how_many()`` items, spread over ``SPREAD`` of the interval; a
+    failed slice is logged as ``failed`` and the next one goes on."""
+    while True:
+        started = time.monotonic()
+        count = slice_count(how_many())
+        for index in range(count):
+            try:
+                await refresh(index, count)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning(failed, exc_info=True)
+            if index < count - 1:
+                await asyncio.sleep(interval * SPREAD / count)
+        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
 async def refresh_forever(
     registry: ConnectionRegistry, presence: Presence, tokens: ResumeTokens,
     interval: float, live_ms: int,
 ) -> None:  # fmt: skip
-    """Refresh every connection once per ``interval``, a slice at a time, until cancelled."""
-    while True:
-        started = time.monotonic()
-        count = slice_count(len(registry))
-        for index in range(count):
-            part = in_slice(registry.all(), index, count)
-            try:
-                await presence.refresh([(c.user_id, c.id) for c in part], int(time.time() * 1000))
-                await tokens.keep([c.resume_token for c in part if c.resume_token], live_ms)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("presence.refresh_failed", exc_info=True)
-            if index < count - 1:
-                await asyncio.sleep(interval * SPREAD / count)
-        await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+    """Refresh every connection's presence and resume token once per ``interval``."""
+
+    async def refresh(index: int, count: int) -> None:
+        part = in_slice(registry.all(), index, count)
+        await presence.refresh([(c.user_id, c.id) for c in part], int(time.time() * 1000))
+        await tokens.keep([c.resume_token for c in part if c.resume_token], live_ms)
+
+    await in_slices_forever(interval, lambda: len(registry), refresh, "presence.refresh_failed")
