@@ -32,11 +32,14 @@ from advice_line.appkeys import (
     METRICS,
     NODE_ID,
     NURSE_WATCH,
+    OUTAGE,
+    OUTAGE_WATCH,
     PRESENCE,
     REDIS,
     RESUME,
     ROUTING,
     SENDERS,
+    SESSION_CACHE,
     SETTINGS,
     STORE_URLS,
     THROTTLE,
@@ -49,10 +52,15 @@ from advice_line.keepalive import refresh_forever
 from advice_line.metrics import Metrics
 from advice_line.notify import Senders
 from advice_line.nurse_watch import NurseWatch
+from advice_line.outage.directory import Directory
+from advice_line.outage.router import OutageRouter
+from advice_line.outage.spool import Spool
+from advice_line.outage.watch import OutageWatch
 from advice_line.outbound import register_senders
 from advice_line.redis_keys import RedisKeys
 from advice_line.revocation import revocation_ctx
 from advice_line.routing_engine import RoutingEngine, routing_policy
+from advice_line.session_cache import SessionCache
 from advice_line.settings import Settings
 from advice_line.stores import open_stores
 from advice_line.throttle import LoginThrottle
@@ -95,6 +103,7 @@ async def stores_ctx(app: web.Application) -> AsyncIterator[None]:
         app[REDIS] = redis
         app[STORE_URLS] = {"database": urls.database, "redis": urls.redis}
         app[THROTTLE] = LoginThrottle(redis, app[KEYS], settings)
+        app[SESSION_CACHE] = SessionCache(redis, app[KEYS], settings.session_idle_minutes * 60)
         log.info("stores.ready", embedded_postgres=urls.embedded_postgres is not None,
                  embedded_redis=urls.embedded_redis is not None)  # fmt: skip
         yield
@@ -137,16 +146,25 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     app[NURSE_WATCH] = watch = NurseWatch(
         app[REDIS], app[KEYS].nurses_away, presence, app[ROUTING], app[DB], grace
     )
-
-    async with running(
-        ("user-bus", bus.run),
-        ("routing-timers", app[ROUTING].run_timers),
-        ("presence-refresh", refresh_presence),
-        ("nurse-watch", lambda: watch.run(min(1.0, grace / 4))),
-    ):
-        yield
-    await app[ROUTING].drain()
-    await app[SENDERS].drain()
+    spool = Spool(settings.data_dir / "spool", node)
+    spool.open()
+    app[OUTAGE] = outage = OutageRouter(app[ROUTING], app[REDIS], app[KEYS], Directory(), spool)
+    app[ROUTING].outage = outage
+    app[OUTAGE_WATCH] = outage_watch = OutageWatch(app[DB], outage)
+    app[ROUTING].database_down = lambda: outage_watch.down
+    try:
+        async with running(
+            ("user-bus", bus.run),
+            ("routing-timers", app[ROUTING].run_timers),
+            ("presence-refresh", refresh_presence),
+            ("nurse-watch", lambda: watch.run(min(1.0, grace / 4))),
+            ("outage-watch", outage_watch.run),
+        ):
+            yield
+        await app[ROUTING].drain()
+        await app[SENDERS].drain()
+    finally:
+        spool.close()
 
 
 async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -162,6 +180,8 @@ async def calls_ctx(app: web.Application) -> AsyncIterator[None]:
         redis=app[REDIS], changed_channel=app[KEYS].calls_changed_channel,
     )  # fmt: skip
     app[ROUTING].observers.append(relay.consultation_changed)
+    relay.held = app[OUTAGE].store
+    relay.database_down = lambda: app[OUTAGE_WATCH].down
 
     async def refresh() -> None:
         await relay.run_refresh(settings.ws_heartbeat_seconds)

@@ -50,6 +50,15 @@ SENDERS: web.AppKey[Senders] = web.AppKey("senders")
 NODE_ID: web.AppKey[str] = web.AppKey("node_id", str)
 
 if TYPE_CHECKING:
+    from advice_line.outage.router import OutageRouter
+    from advice_line.outage.watch import OutageWatch
+    from advice_line.session_cache import SessionCache
+
+OUTAGE: web.AppKey[OutageRouter] = web.AppKey("outage")
+OUTAGE_WATCH: web.AppKey[OutageWatch] = web.AppKey("outage_watch")
+SESSION_CACHE: web.AppKey[SessionCache] = web.AppKey("session_cache")
+
+if TYPE_CHECKING:
     from advice_line.web_push import WebPush
 
 WEB_PUSH: web.AppKey[WebPush] = web.AppKey("web_push")

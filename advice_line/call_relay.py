@@ -28,7 +28,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
@@ -37,6 +37,9 @@ from redis.exceptions import RedisError
 
 from advice_line import keepalive
 from advice_line.settings import Settings
+
+if TYPE_CHECKING:
+    from advice_line.outage.store import OutageStore
 from escalation.model import Consultation
 from signalling import codec
 from signalling.bus import UserBus
@@ -239,6 +242,10 @@ class CallRelay:
         self.monotonic = monotonic
         #: The calls each of this node's connections has joined.
         self._joined: dict[Connection, set[int]] = {}
+        #: Consultations asked for during a database outage, held in Redis until handed back
+        #: (set by the app), and whether the database is known to be away right now.
+        self.held: OutageStore | None = None
+        self.database_down: Callable[[], bool] = lambda: False
         self._quality_at: dict[Connection, float] = {}
 
     def _now_ms(self) -> int:
@@ -250,19 +257,42 @@ class CallRelay:
     async def access(self, consultation_id: int) -> CallAccess | None:
         """The consultation as the database has it now (kept in the cache if its call is live)."""
         generation = self.cache.generation
-        async with self.pool.acquire() as conn:
-            row = await conn.fetchrow(
-                "SELECT nurse_id, participants, state, channel FROM consultations WHERE id = $1",
-                consultation_id,
-            )
-        if row is None:
-            return None
-        access = CallAccess(
-            consultation_id, row["nurse_id"], frozenset(row["participants"]), row["state"],
-            row["channel"],
-        )  # fmt: skip
+        try:
+            if self.database_down():
+                raise ConnectionError("the database is away")
+            async with self.pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    "SELECT nurse_id, participants, state, channel FROM consultations WHERE id = $1",
+                    consultation_id,
+                )
+        except STORE_AWAY:
+            held = await self._held_access(consultation_id)
+            if held is None:
+                raise
+            access = held
+        else:
+            if row is None:  # perhaps asked for during an outage, not handed back yet
+                found = await self._held_access(consultation_id)
+                if found is None:
+                    return None
+                access = found
+            else:
+                access = CallAccess(
+                    consultation_id, row["nurse_id"], frozenset(row["participants"]),
+                    row["state"], row["channel"],
+                )  # fmt: skip
         self.cache.put(access, generation)
         return access
+
+    async def _held_access(self, consultation_id: int) -> CallAccess | None:
+        record = await self.held.get(consultation_id) if self.held is not None else None
+        if record is None:
+            return None
+        machine = record["machine"]
+        return CallAccess(
+            consultation_id, machine["nurse"], frozenset(machine["participants"]),
+            machine["state"], machine["channel"],
+        )  # fmt: skip
 
     async def admitted(self, consultation_id: int, *user_ids: int) -> CallAccess | None:
         """The call's access if it is live and ``user_ids`` are all people of it, else None.

@@ -7,6 +7,12 @@ from typing import Any
 
 import asyncpg
 
+#: What a query fails with while PostgreSQL cannot be reached (not a programming error).
+DATABASE_AWAY = (
+    asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
+    OSError, TimeoutError,
+)  # fmt: skip
+
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for kind in ("json", "jsonb"):

@@ -15,15 +15,23 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import asyncpg
 import structlog
 from aiohttp import web
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from advice_line import sessions
-from advice_line.appkeys import DB, METRICS, REQUEST_ID, SESSION, SETTINGS
+from advice_line.appkeys import (
+    DB,
+    METRICS,
+    OUTAGE_WATCH,
+    REQUEST_ID,
+    SESSION,
+    SESSION_CACHE,
+    SETTINGS,
+)  # fmt: skip
 from advice_line.audit import Actor
+from advice_line.db import DATABASE_AWAY
 from advice_line.problems import (
     Problem,
     bad_request,
@@ -118,10 +126,7 @@ def _wants_problem(request: web.Request) -> bool:
 
 
 #: What a request fails with while a store cannot be reached (not a programming error).
-UNREACHABLE = (
-    asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.InterfaceError,
-    OSError, RedisConnectionError, RedisTimeoutError,
-)  # fmt: skip
+UNREACHABLE = (*DATABASE_AWAY, RedisConnectionError, RedisTimeoutError)
 
 
 @web.middleware
@@ -175,10 +180,7 @@ def same_origin(request: web.Request, origin: str) -> bool:
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Attach the caller's session (or None); enforce Origin and CSRF on state changes."""
     token = request.cookies.get(sessions.COOKIE_NAME, "")
-    session = None
-    if token:
-        async with request.app[DB].acquire() as conn:
-            session = await sessions.load(conn, token, request.app[SETTINGS])
+    session = await _load_session(request.app, token) if token else None
     request[SESSION] = session
     if session is not None:
         structlog.contextvars.bind_contextvars(user_id=session.user.id)
@@ -194,6 +196,25 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise Problem(403, "csrf", "CSRF token missing or wrong",
                           "send the csrf_token from login as the X-CSRF-Token header")  # fmt: skip
     return await handler(request)
+
+
+async def _load_session(app: web.Application, token: str) -> sessions.Session | None:
+    """The live session for a cookie token; while PostgreSQL is away, the session as it was
+    last read there (kept in Redis for its idle time), so people stay signed in."""
+    watch = app.get(OUTAGE_WATCH)
+    if watch is None or not watch.down:
+        try:
+            async with app[DB].acquire() as conn:
+                session = await sessions.load(conn, token, app[SETTINGS])
+        except DATABASE_AWAY:
+            if watch is None:
+                raise
+            watch.note_failure()
+        else:
+            if session is not None and SESSION_CACHE in app:
+                await app[SESSION_CACHE].remember(session)
+            return session
+    return await app[SESSION_CACHE].recall(token) if SESSION_CACHE in app else None
 
 
 def _csrf_ok(request: web.Request, session: sessions.Session) -> bool:

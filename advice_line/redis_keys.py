@@ -59,6 +59,34 @@ class RedisKeys:
     def user_channel_pattern(self) -> str:
         return f"{self.prefix}user:*"
 
+    def session_cache(self, token_hash: str) -> str:
+        """A live session as last read from PostgreSQL, for requests while it is away."""
+        return f"{self.prefix}session:{token_hash}"
+
+    def outage_consultation(self, consultation_id: int) -> str:
+        """Hash (v: version, record: JSON) of a consultation routed while PostgreSQL was away."""
+        return f"{self.prefix}outage:consultation:{consultation_id}"
+
+    @property
+    def outage_consultations(self) -> str:
+        """Set of the ids of consultations routed during an outage and not yet handed back."""
+        return f"{self.prefix}outage:consultations"
+
+    @property
+    def outage_timers(self) -> str:
+        """Sorted set of their timers (member: id|kind|seq, score: due, ms)."""
+        return f"{self.prefix}outage:timers"
+
+    @property
+    def outage_routing_lock(self) -> str:
+        """Held by the step that decides whom to ring during an outage (as the advisory lock)."""
+        return f"{self.prefix}outage:routing-lock"
+
+    @property
+    def outage_handback_lock(self) -> str:
+        """Held by the node writing outage consultations back into PostgreSQL."""
+        return f"{self.prefix}outage:handback-lock"
+
     @property
     def routing_wakeup_channel(self) -> str:
         """Published when a timer is due sooner than the engine's next poll, or presence changed."""

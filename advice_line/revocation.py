@@ -14,14 +14,17 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from advice_line.appkeys import CONNECTIONS, DB, KEYS, REDIS, SETTINGS
+from advice_line.appkeys import CONNECTIONS, DB, KEYS, REDIS, SESSION_CACHE, SETTINGS
 from advice_line.background import running
 
 log = structlog.get_logger("advice_line.revocation")
 
 
 async def publish_revoked(app: web.Application, hashes: list[str]) -> None:
+    """Close the sessions' sockets everywhere and forget them in the session cache."""
     if hashes:
+        if SESSION_CACHE in app:
+            await app[SESSION_CACHE].forget(hashes)
         await app[REDIS].publish(app[KEYS].session_revoked_channel, json.dumps(hashes))
 
 

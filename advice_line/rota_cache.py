@@ -53,3 +53,11 @@ class RotaCache:
             entry = _Entry(generation, start, end, TierIndex.build(rotas, tier, start, end))
             self._entries[tier] = entry
         return entry.index.on_duty_clinicians(at)
+
+    def on_duty_as_cached(self, tier: str, at: dt.datetime) -> frozenset[int] | None:
+        """Who is on duty by the index as last built, without asking whether the rotas
+        changed since (for routing while PostgreSQL is away); None if it does not reach ``at``."""
+        entry = self._entries.get(tier)
+        if entry is None or not entry.start <= at < entry.end:
+            return None
+        return entry.index.on_duty_clinicians(at)

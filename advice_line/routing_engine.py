@@ -20,13 +20,14 @@ import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import structlog
 
 from advice_line import audit, consultations
 from advice_line.consultations import TIER_NAMES_BY_NUMBER
+from advice_line.db import DATABASE_AWAY
 from advice_line.episodes import stored_facts
 from advice_line.notify import Notice, Senders
 from advice_line.problems import not_found
@@ -69,6 +70,9 @@ from escalation.model import Retry as RetryEvent
 from rota.tiers import TIERS
 from signalling.bus import UserBus
 from signalling.presence import Presence
+
+if TYPE_CHECKING:
+    from advice_line.outage.router import OutageRouter
 
 log = structlog.get_logger("advice_line.routing")
 
@@ -163,6 +167,10 @@ class RoutingEngine:
         self._background: set[asyncio.Task[None]] = set()
         self._freed: set[int] = set()  # waiting for the background offerer's next pass
         self._offering: asyncio.Task[None] | None = None
+        #: Routing without PostgreSQL, for calls asked for while it is away (set by the app).
+        self.outage: OutageRouter | None = None
+        #: Whether PostgreSQL is known to be away now (set by the app): its timers wait.
+        self.database_down: Callable[[], bool] = lambda: False
 
     # One step -----------------------------------------------------------------------
 
@@ -444,8 +452,19 @@ class RoutingEngine:
 
     async def advisor_available(self, advisor: int) -> None:
         """Someone became available (connected, or switched to available): offer them a
-        waiting call."""
-        await self.offer_waiting({advisor})
+        waiting call (one asked for during an outage first: it is the older)."""
+        if self.outage is not None:
+            try:
+                await self.outage.offer_waiting({advisor})
+            except Exception:  # its retry timer still offers it
+                log.exception("routing.outage_offer_failed", advisor=advisor)
+        try:
+            await self.offer_waiting({advisor})
+        except DATABASE_AWAY:
+            if self.outage is None:
+                raise
+            # Calls asked for before the outage wait for the database (their timers too).
+            log.warning("routing.waiting_calls_need_database", advisor=advisor)
 
     async def offer_waiting(self, advisors: set[int]) -> None:
         """Offer waiting calls (being woken for, queued, or waiting for a call back) to
@@ -518,11 +537,21 @@ class RoutingEngine:
         """Poll for due timers until cancelled (a new early timer wakes the loop at once)."""
         while True:
             try:
-                await self.fire_due_timers()
+                if not self.database_down():  # else its timers fire once it is back
+                    await self.fire_due_timers()
             except asyncio.CancelledError:
                 raise
+            except DATABASE_AWAY:
+                log.warning("routing.timer_pass_needs_database")
             except Exception:
                 log.exception("routing.timer_pass_failed")
+            if self.outage is not None:
+                try:  # the timers of calls asked for during an outage, until handed back
+                    await self.outage.fire_due_timers()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("routing.outage_timer_pass_failed")
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), TIMER_POLL)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from advice_line import audit, sessions, totp, users
-from advice_line.appkeys import DB, KEYS, METRICS, REDIS, REQUEST_ID, SETTINGS, THROTTLE
+from advice_line.appkeys import (
+    DB,
+    KEYS,
+    METRICS,
+    REDIS,
+    REQUEST_ID,
+    SESSION_CACHE,
+    SETTINGS,
+    THROTTLE,
+)
 from advice_line.http import actor, client_address, current_session, json_response, read_json
 from advice_line.openapi import api
 from advice_line.passwords import hash_password, needs_rehash, verify_password
@@ -95,6 +104,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             await audit.record(conn, who, "auth.login", "user", user["id"], "login")
             session = await sessions.load(conn, token, request.app[SETTINGS])
     assert session is not None
+    await request.app[SESSION_CACHE].remember(session)  # signed in through a database outage
     metrics.logins.labels("ok").inc()
     response = json_response({
         "user": session.user.public(), "csrf_token": csrf,

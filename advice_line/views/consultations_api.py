@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from advice_line import audit, consultations, rota_store
-from advice_line.appkeys import DB, PRESENCE, ROUTING
+from advice_line.appkeys import DB, OUTAGE, OUTAGE_WATCH, PRESENCE, ROUTING
 from advice_line.board import advisor_status
+from advice_line.db import DATABASE_AWAY
 from advice_line.http import (
     actor,
     current_session,
@@ -20,10 +22,14 @@ from advice_line.http import (
     require_role,
 )
 from advice_line.openapi import api
+from advice_line.outage import reading as outage_reading
+from advice_line.outage.router import Moved
+from advice_line.outage.router import unavailable as outage_unavailable
 from advice_line.problems import Problem, forbidden, not_found
 from advice_line.roles import Role
 from advice_line.rota_exchange import clinician_stretches
 from advice_line.sessions import SessionUser
+from advice_line.situation import OPEN_STATES
 from advice_line.validation import Field
 from escalation import model as m
 from rota.schedule import final_schedule
@@ -60,24 +66,66 @@ def _problem(exc: m.EscalationError) -> Problem:
     return Problem(409, "conflict", "Conflict", str(exc))
 
 
-async def _visible(
-    request: web.Request, consultation_id: int
-) -> tuple[SessionUser, dict[str, Any]]:
+@dataclass(frozen=True)
+class Found:
+    """A consultation as the database has it (``row``), or as Redis holds it since it was
+    asked for during a database outage (``record``, with ``row`` its columns)."""
+
+    row: dict[str, Any]
+    record: dict[str, Any] | None = None
+
+
+def _database_down(request: web.Request) -> bool:
+    watch = request.app.get(OUTAGE_WATCH)
+    return watch is not None and watch.down
+
+
+async def _find(request: web.Request, consultation_id: int) -> Found:
+    """The database's row; a consultation it does not have (yet) may be held from an outage."""
+    if not _database_down(request):
+        try:
+            async with request.app[DB].acquire() as conn:
+                return Found(await consultations.row(conn, consultation_id))
+        except Problem:
+            pass  # not in the database: perhaps asked for during an outage
+        except DATABASE_AWAY:
+            request.app[OUTAGE_WATCH].note_failure()
+    record = await request.app[OUTAGE].store.get(consultation_id)
+    if record is not None:
+        return Found(outage_reading.row_of(record), record)
+    if _database_down(request):
+        raise outage_unavailable()
+    raise not_found(f"consultation {consultation_id}")
+
+
+async def _visible(request: web.Request, consultation_id: int) -> tuple[SessionUser, Found]:
     """The caller and the consultation, if they may see it (404 otherwise: ids cannot be probed)."""
     user = current_session(request).user
-    async with request.app[DB].acquire() as conn:
-        try:
-            row = await consultations.row(conn, consultation_id)
-        except Problem:
-            raise not_found(f"consultation {consultation_id}") from None
-        # The timeline is asked only when the live state does not already answer.
-        visible = consultations.may_see(user, row, ever_offered=False) or (
-            user.role == Role.ADVISOR
-            and await consultations.ever_offered(conn, consultation_id, user.id)
-        )
+    found = await _find(request, consultation_id)
+    # The timeline is asked only when the live state does not already answer.
+    visible = consultations.may_see(user, found.row, ever_offered=False)
+    if not visible and user.role == Role.ADVISOR:
+        if found.record is not None:
+            visible = outage_reading.ever_offered(found.record, user.id)
+        else:
+            async with request.app[DB].acquire() as conn:
+                visible = await consultations.ever_offered(conn, consultation_id, user.id)
     if not visible:
         raise not_found(f"consultation {consultation_id}")
-    return user, row
+    return user, found
+
+
+async def _held_view(
+    request: web.Request, record: dict[str, Any], *, with_timeline: bool
+) -> dict[str, Any]:
+    router = request.app[OUTAGE]
+    position = None
+    if record["machine"]["state"] in outage_reading.WAITING:
+        position = outage_reading.queue_position(record, await router.store.all())
+    return outage_reading.view_of(
+        record, router.directory, with_timeline=with_timeline,
+        fallback=request.app[ROUTING].fallback, position=position,
+    )  # fmt: skip
 
 
 def _audited(conn: Any, with_timeline: bool) -> Any:
@@ -118,11 +166,20 @@ async def _view(
 async def request_advice(request: web.Request) -> web.StreamResponse:
     nurse = require_role(request, Role.NURSE)
     body = await read_json(request, REQUEST_SCHEMA)
-    consultation_id = await request.app[ROUTING].open(nurse, actor(request), body)
-    async with request.app[DB].acquire() as conn:
-        row = await consultations.row(conn, consultation_id)
+    if not _database_down(request):
+        try:
+            consultation_id = await request.app[ROUTING].open(nurse, actor(request), body)
+            async with request.app[DB].acquire() as conn:
+                row = await consultations.row(conn, consultation_id)
+            return json_response(
+                {"consultation": await _view(request, row, with_timeline=True)}, status=201
+            )
+        except DATABASE_AWAY:
+            request.app[OUTAGE_WATCH].note_failure()
+    # The database is away: route the call without it (docs/operations.md, "PostgreSQL outage").
+    record = await request.app[OUTAGE].open(nurse, actor(request), body)
     return json_response(
-        {"consultation": await _view(request, row, with_timeline=True)}, status=201
+        {"consultation": await _held_view(request, record, with_timeline=True)}, status=201
     )
 
 
@@ -131,6 +188,12 @@ async def request_advice(request: web.Request) -> web.StreamResponse:
      tag="consultations")  # fmt: skip
 async def list_mine(request: web.Request) -> web.StreamResponse:
     user = current_session(request).user
+    held = [r for r in await request.app[OUTAGE].store.all()
+            if r["machine"]["state"] in OPEN_STATES
+            and consultations.may_see(user, outage_reading.row_of(r), ever_offered=False)]  # fmt: skip
+    held_views = [await _held_view(request, r, with_timeline=False) for r in held]
+    if _database_down(request):
+        return json_response({"consultations": held_views, "degraded": True})
     async with request.app[DB].acquire() as conn:
         rows = await conn.fetch(
             """SELECT * FROM consultations
@@ -143,6 +206,8 @@ async def list_mine(request: web.Request) -> web.StreamResponse:
             user.role == Role.COORDINATOR, user.organisation_id,
         )  # fmt: skip
     views = [await _view(request, dict(r), with_timeline=False) for r in rows]
+    known = {v["id"] for v in views}
+    views += [v for v in held_views if v["id"] not in known]  # not handed back yet
     return json_response({"consultations": views})
 
 
@@ -150,16 +215,30 @@ async def list_mine(request: web.Request) -> web.StreamResponse:
 @api("A consultation: state, tier, offers, participants, timeline and care plan (audited)",
      tag="consultations")  # fmt: skip
 async def read_consultation(request: web.Request) -> web.StreamResponse:
-    _, row = await _visible(request, int_param(request, "consultation_id"))
-    return json_response({"consultation": await _view(request, row, with_timeline=True)})
+    _, found = await _visible(request, int_param(request, "consultation_id"))
+    if found.record is not None:
+        view = await _held_view(request, found.record, with_timeline=True)
+    else:
+        view = await _view(request, found.row, with_timeline=True)
+    return json_response({"consultation": view})
 
 
 async def _act(request: web.Request, event: m.Event) -> web.StreamResponse:
     consultation_id = int_param(request, "consultation_id")
-    _, seen = await _visible(request, consultation_id)
+    _, found = await _visible(request, consultation_id)
     try:
+        if found.record is not None:
+            try:
+                after = await request.app[OUTAGE].act(consultation_id, event, actor(request))
+            except Moved:  # handed back to the database meanwhile: act on it there
+                found = await _find(request, consultation_id)
+                if found.record is not None:
+                    raise outage_unavailable() from None
+            else:
+                view = await _held_view(request, after, with_timeline=False)
+                return json_response({"consultation": view})
         await request.app[ROUTING].act(
-            consultation_id, event, actor(request), consultations.machine_of(seen)
+            consultation_id, event, actor(request), consultations.machine_of(found.row)
         )
     except m.EscalationError as exc:
         raise _problem(exc) from None
@@ -209,16 +288,16 @@ async def leave(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/v1/consultations/{consultation_id}/cancel")
 @api("Cancel while waiting (the nurse who asked, or her coordinator)", tag="consultations")
 async def cancel(request: web.Request) -> web.StreamResponse:
-    user, row = await _visible(request, int_param(request, "consultation_id"))
-    _nurse_side(user, row)
+    user, found = await _visible(request, int_param(request, "consultation_id"))
+    _nurse_side(user, found.row)
     return await _act(request, m.Cancel(user.id))
 
 
 @routes.post("/api/v1/consultations/{consultation_id}/callback")
 @api("Stop waiting and be called back instead (never lost)", tag="consultations")
 async def callback(request: web.Request) -> web.StreamResponse:
-    user, row = await _visible(request, int_param(request, "consultation_id"))
-    _nurse_side(user, row)
+    user, found = await _visible(request, int_param(request, "consultation_id"))
+    _nurse_side(user, found.row)
     return await _act(request, m.RequestCallback())
 
 

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from advice_line import openapi
-from advice_line.appkeys import DB, DRAINING, METRICS, REDIS
+from advice_line.appkeys import DB, DRAINING, METRICS, OUTAGE, REDIS
 from advice_line.http import json_response
 from advice_line.openapi import api
 
@@ -23,7 +23,8 @@ async def healthz(_request: web.Request) -> web.StreamResponse:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.StreamResponse:
     """PostgreSQL and Redis both answer within two seconds, and the node is not draining
-    (readiness: whether to send it new connections)."""
+    (readiness: whether to send it new connections). With PostgreSQL away the node is still
+    ready ("degraded", 200) while it can route new calls without it."""
     if request.app[DRAINING].is_set():
         return json_response({"status": "draining", "checks": {}}, status=503)
     checks: dict[str, str] = {}
@@ -42,6 +43,13 @@ async def readyz(request: web.Request) -> web.StreamResponse:
         except Exception as exc:  # any failure means not ready; say which
             checks[name] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
+    if not ready and checks["redis"] == "ok" and OUTAGE in request.app:
+        # PostgreSQL away, Redis here: the node still routes new calls (outage routing) if it
+        # has its copy of the database and its spool, so it stays in the balancer.
+        if request.app[OUTAGE].ready:
+            checks["outage_routing"] = "ok"
+            return json_response({"status": "degraded", "checks": checks})
+        checks["outage_routing"] = "unavailable: no copy of the database yet"
     return json_response({"status": "ready" if ready else "not ready", "checks": checks},
                          status=200 if ready else 503)  # fmt: skip
 

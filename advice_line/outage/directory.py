@@ -1,0 +1,96 @@
+"""What routing needs from PostgreSQL, copied into this node every few seconds while it
+answers, so that calls can still be routed while it does not.
+
+The copy holds which organisation each patient belongs to (a nurse may only ask about her
+own), every advisor's chosen status, idle time, name and tier, who is held by an open call,
+and a reserve of consultation ids taken from the database's own sequence (so ids given out
+during an outage never collide with the database's). Taking the copy also keeps the rota
+cache warm: who is on duty is answered from it. A node started during an outage has no copy
+and does not route (it answers 503, as before).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from advice_line.rota_cache import RotaCache
+from advice_line.situation import OPEN_STATES
+from rota.tiers import TIERS
+
+#: How many consultation ids each node keeps in reserve for an outage.
+ID_RESERVE = 32
+
+
+@dataclass(frozen=True)
+class Advisor:
+    status: str
+    idle_since: float  # seconds since the epoch
+    name: str
+    tier: str | None
+
+
+@dataclass
+class Directory:
+    patients: dict[int, int] = field(default_factory=dict)  # patient -> organisation
+    advisors: dict[int, Advisor] = field(default_factory=dict)
+    held: frozenset[int] = frozenset()
+    ids: list[int] = field(default_factory=list)
+    taken_at: dt.datetime | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.taken_at is not None
+
+    def take_id(self) -> int | None:
+        return self.ids.pop(0) if self.ids else None
+
+    async def refresh(self, conn: asyncpg.Connection, rotas: RotaCache, now: dt.datetime) -> None:
+        """Take a fresh copy (a few cheap queries; the ids only when the reserve runs low)."""
+        patients = await conn.fetch("SELECT id, organisation_id FROM patients")
+        advisors = await conn.fetch(
+            """SELECT u.id, u.display_name, u.tier, coalesce(p.status, 'available') AS status,
+                      extract(epoch FROM coalesce(p.idle_since, 'epoch'::timestamptz)) AS idle
+                 FROM users u LEFT JOIN advisor_presence p ON p.user_id = u.id
+                WHERE u.role = 'advisor' AND u.disabled_at IS NULL"""
+        )
+        held = await conn.fetch(
+            """SELECT DISTINCT unnest(CASE WHEN state IN ('queued', 'callback') THEN participants
+                                           ELSE offered || participants END) AS advisor
+                 FROM consultations WHERE state = ANY($1::text[])""",
+            list(OPEN_STATES),
+        )
+        if len(self.ids) < ID_RESERVE // 2:
+            self.ids += [
+                int(r[0])
+                for r in await conn.fetch(
+                    "SELECT nextval('consultations_id_seq') FROM generate_series(1, $1)",
+                    ID_RESERVE - len(self.ids),
+                )
+            ]
+        for tier in TIERS:
+            await rotas.on_duty(conn, str(tier), now)
+        self.patients = {r["id"]: r["organisation_id"] for r in patients}
+        self.advisors = {
+            r["id"]: Advisor(r["status"], float(r["idle"]), r["display_name"], r["tier"])
+            for r in advisors
+        }
+        self.held = frozenset(r["advisor"] for r in held if r["advisor"] is not None)
+        self.taken_at = now
+
+    def people(self, nurse: dict[str, Any], participants: list[int]) -> dict[str, Any]:
+        """Who is calling and who is in the call, as ``consultations.people`` says it."""
+        return {
+            "nurse": nurse,
+            "people": [
+                {
+                    "id": p,
+                    "name": self.advisors[p].name if p in self.advisors else None,
+                    "tier": self.advisors[p].tier if p in self.advisors else None,
+                }
+                for p in participants
+            ],
+        }
