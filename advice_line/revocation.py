@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from advice_line.appkeys import CONNECTIONS, DB, KEYS, REDIS, SESSION_CACHE, SETTINGS
+from advice_line.appkeys import CONNECTIONS, DB, KEYS, OUTAGE_WATCH, REDIS, SESSION_CACHE, SETTINGS
 from advice_line.background import running
+from advice_line.db import DATABASE_AWAY
 
 log = structlog.get_logger("advice_line.revocation")
 
@@ -74,10 +75,15 @@ async def sweep_once(app: web.Application) -> int:
 async def _sweep(app: web.Application) -> None:
     while True:
         await asyncio.sleep(app[SETTINGS].ws_heartbeat_seconds)
+        watch = app.get(OUTAGE_WATCH)
+        if watch is not None and watch.down:
+            continue  # sockets stay open on their last check until the database is back
         try:
             await sweep_once(app)
         except asyncio.CancelledError:
             raise
+        except DATABASE_AWAY:
+            log.warning("revocation.sweep_needs_database")
         except Exception:
             log.warning("revocation.sweep_error", exc_info=True)
 

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 
 from advice_line import openapi
-from advice_line.appkeys import DB, DRAINING, METRICS, OUTAGE, REDIS
+from advice_line.appkeys import DB, DRAINING, METRICS, OUTAGE, OUTAGE_WATCH, REDIS
 from advice_line.http import json_response
 from advice_line.openapi import api
 
@@ -42,6 +42,9 @@ async def readyz(request: web.Request) -> web.StreamResponse:
             checks[name] = "ok"
         except Exception as exc:  # any failure means not ready; say which
             checks[name] = f"unavailable: {type(exc).__name__}"
+    watch = request.app.get(OUTAGE_WATCH)
+    if checks["postgres"] == "ok" and watch is not None and watch.down:
+        checks["postgres"] = "answering again; this node still routes without it"
     ready = all(v == "ok" for v in checks.values())
     if not ready and checks["redis"] == "ok" and OUTAGE in request.app:
         # PostgreSQL away, Redis here: the node still routes new calls (outage routing) if it

@@ -8,13 +8,9 @@ resumes with its token and the last ``seq`` it saw. Each test asserts that nothi
 every consultation's timeline has each event once and in order, and no client missed or
 repeated a message (its ``seq``s only grow).
 
-Not built here: a PostgreSQL outage. What it would need: a PostgreSQL the test can stop and
-start (its own ``pg_ctl`` cluster, as ``advice_line.embedded`` runs one), nodes whose pool
-reconnects (asyncpg pools do, per acquire), a defined answer for requests during the outage
-(``/readyz`` 503 takes every node out of the balancer, so HAProxy answers 503 to new
-requests while open WebSockets stay), and a check that ring timers due during the outage fire
-once when it is back (they are rows, so they would: ``test_routing_processes`` shows it for a
-full node outage).
+A PostgreSQL outage: the test's own PostgreSQL stopped hard for 60 s while a call goes on
+and a new one is asked for, rung, timed out, escalated, answered, held and ended; once the
+database is back, everything is in it (``advice_line/outage``).
 """
 
 from __future__ import annotations
@@ -36,7 +32,10 @@ from redis.asyncio import Redis
 
 from advice_line import users
 from advice_line.appkeys import DRAINING
-from advice_line.embedded import _package_dir
+from advice_line.db import _init_connection
+from advice_line.embedded import EmbeddedPostgres, _package_dir
+from advice_line.migrate import migrate
+from advice_line.outage.watch import REFRESH_SECONDS
 from advice_line.redis_keys import RedisKeys
 from tests.cluster_helpers import (
     SLOTS,
@@ -48,7 +47,14 @@ from tests.cluster_helpers import (
 from tests.conftest import TEST_ACTOR, TEST_PASSWORD
 from tests.integration.call_helpers import eventually, free_port, make_patient
 from tests.integration.routing_helpers import on_duty_always
-from tests.integration.test_routing_processes import Cluster, Node, arrange, ask, timeline
+from tests.integration.test_routing_processes import (
+    Cluster,
+    Node,
+    _environment,
+    arrange,
+    ask,
+    timeline,
+)
 from tests.integration.test_routing_processes import cluster as cluster  # the fixture
 
 pytestmark = pytest.mark.slow
@@ -509,3 +515,172 @@ async def test_a_rolling_restart_under_load_fails_no_consultation(balanced: Bala
         assert types.count("accepted") == 1 and types.count("joined") == 1, types
     for person in [*advisors, *(n for n, _ in nurses)]:
         assert len(person.welcomes) >= 2 and all(w["resumed"] for _, w in person.welcomes[1:])
+
+
+# A PostgreSQL outage ----------------------------------------------------------------------
+
+#: How long the test's own PostgreSQL is stopped.
+OUTAGE_SECONDS = 60.0
+
+
+async def _until_ready(base: str, within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as session:
+        while True:
+            response = await session.get(base + "readyz")
+            if (await response.json())["status"] == "ready":
+                return
+            assert time.monotonic() < deadline, f"{base} not ready again within {within}s"
+            await asyncio.sleep(0.1)  # the polling interval of the deadline loop
+
+
+@dataclass
+class StoppablePostgres:
+    """A PostgreSQL cluster of the test's own (``advice_line.embedded``), stopped hard and
+    started again on the same port."""
+
+    server: EmbeddedPostgres
+
+    def stop(self) -> None:
+        result = self.server._run(
+            "pg_ctl", "stop", "-w", "-m", "immediate", "-D", str(self.server.pgdata)
+        )
+        assert result.returncode == 0, result.stderr
+
+    def start(self) -> None:
+        result = self.server._run(
+            "pg_ctl", "start", "-w", "-t", "60", "-D", str(self.server.pgdata),
+            "-l", str(self.server.root / "postgres.log"), "-o", f"-p {self.server.port}",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+async def own_postgres_cluster(
+    servers: Any, tmp_path: Path
+) -> AsyncIterator[tuple[Cluster, StoppablePostgres]]:
+    """Like the ``cluster`` fixture, but on a PostgreSQL of this test's own."""
+    server = EmbeddedPostgres(tmp_path / "postgres")
+    await asyncio.to_thread(server.start)
+    postgres = StoppablePostgres(server)
+    admin = await asyncpg.connect(server.url())
+    await admin.execute("CREATE DATABASE advice_line_outage")
+    await admin.close()
+    url = server.url("advice_line_outage")
+    db = await asyncpg.connect(url)
+    await _init_connection(db)
+    await migrate(db)
+    (tmp_path / "data").mkdir()
+    cluster = Cluster(db, _environment(url, servers.redis_url, tmp_path / "data"), tmp_path)
+    try:
+        yield cluster, postgres
+    finally:
+        for person in cluster.people:
+            with contextlib.suppress(aiohttp.ClientError, ConnectionError):
+                await person.close()
+        await asyncio.gather(*(n.stop() for n in cluster.nodes), return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await db.close()
+        await asyncio.to_thread(server.stop)
+
+
+async def test_new_calls_route_through_a_60_s_postgresql_outage_and_nothing_is_lost(
+    own_postgres_cluster: tuple[Cluster, StoppablePostgres],
+) -> None:
+    cluster, postgres = own_postgres_cluster
+    async with balanced_cluster(cluster) as setup:
+        await _postgres_outage(setup, postgres)
+
+
+async def _postgres_outage(setup: Balanced, postgres: StoppablePostgres) -> None:
+    world, db = setup.world, setup.cluster.db
+    nurse2_user = await setup.user("nurse2", "nurse")
+    senior2_user = await setup.user("senior2", "advisor", "senior_nurse")
+    await on_duty_always(db, "senior_nurse", [senior2_user["id"]])
+    patient2 = await make_patient(db, world["nurse"]["organisation_id"], "N-2")
+    nurse, senior = await setup.client(world["nurse"]), await setup.client(world["senior"])
+    nurse2, senior2 = await setup.client(nurse2_user), await setup.client(senior2_user)
+    gp = await setup.client(world["gp"])
+    # Each node copies what routing needs every few seconds: let both see the people above.
+    await asyncio.sleep(REFRESH_SECONDS + 1)
+
+    # A call in progress before the outage.
+    before = (await ask(nurse, world["patient_id"]))["id"]
+    await senior.wait_for("consultation.ringing", consultation__id=before)
+    status, _ = await senior.call("POST", f"/api/v1/consultations/{before}/accept")
+    assert status == 200
+    await join(nurse, before)
+    await join(senior, before)
+
+    await asyncio.to_thread(postgres.stop)
+    down_at = time.monotonic()
+
+    # It goes on: signalling between the two still flows, both ways.
+    await signal_through(nurse, senior, before, "v=0 during the outage")
+    await signal_through(senior, nurse, before, "v=0 answered during the outage")
+    # A new call routes: senior2 is rung, does not answer; the ring times out and the GP is
+    # rung, answers, and the two have their call and end it, all without the database.
+    status, body = await nurse2.call("POST", "/api/v1/consultations", json={
+        "patient_id": patient2, "channel": "video", "urgency": "urgent", "isbar": {
+            "situation": "Smerter trods morfin", "background": "", "assessment": "",
+            "request": "Råd"}})  # fmt: skip
+    assert status == 201, body
+    assert body["consultation"]["degraded"] is True
+    during = body["consultation"]["id"]
+    await senior2.wait_for("consultation.ringing", consultation__id=during)
+    withdrawn = await senior2.wait_for("consultation.withdrawn", within=RING + 3,
+                                       consultation_id=during)  # fmt: skip
+    assert withdrawn["reason"] == "timed_out"
+    await gp.wait_for("consultation.ringing", within=RING + 3, consultation__id=during)
+    status, body = await gp.call("POST", f"/api/v1/consultations/{during}/accept")
+    assert status == 200, body
+    await join(nurse2, during)
+    await join(gp, during)
+    await signal_through(gp, nurse2, during, "v=0 a call born in the outage")
+    status, _ = await nurse2.call("POST", f"/api/v1/consultations/{during}/end")
+    assert status == 200
+    status, _ = await gp.call("POST", f"/api/v1/consultations/{during}/wrap-up-done")
+    assert status == 200
+    for node in setup.nodes.values():  # both stay in the balancer
+        async with aiohttp.ClientSession() as session:
+            response = await session.get(node.base + "readyz")
+            assert response.status == 200 and (await response.json())["status"] == "degraded"
+    assert time.monotonic() - down_at < OUTAGE_SECONDS, "the calls took longer than the outage"
+    await asyncio.sleep(OUTAGE_SECONDS - (time.monotonic() - down_at))
+
+    await asyncio.to_thread(postgres.start)
+    fresh = await asyncpg.connect(setup.cluster.env["ADVICE_LINE_DATABASE_URL"])
+    try:
+        # Handed back within seconds: the whole timeline, once and in order.
+        await wait_state(fresh, during, "ended", within=10)
+        assert_in_order_once(
+            [r["type"] for r in await timeline(fresh, during)],
+            ["requested", "offered", "timed_out", *ANSWERED[1:]],
+        )  # fmt: skip
+        assert await fresh.fetchval(
+            "SELECT routed_in_outage FROM consultations WHERE id = $1", during
+        )  # fmt: skip
+        assert await fresh.fetchval(
+            "SELECT count(*) FROM episode_facts WHERE consultation_id = $1", during
+        ) == 1  # fmt: skip
+        # Both nodes know within a probe interval that the database is back.
+        for node in setup.nodes.values():
+            await _until_ready(node.base)
+        # The call from before ends as usual now that the database is back.
+        status, _ = await nurse.call("POST", f"/api/v1/consultations/{before}/end")
+        assert status == 200
+        status, _ = await senior.call("POST", f"/api/v1/consultations/{before}/wrap-up-done")
+        assert status == 200
+        assert_in_order_once([r["type"] for r in await timeline(fresh, before)], ANSWERED)
+    finally:
+        await fresh.close()
+    keys = RedisKeys(setup.cluster.env["ADVICE_LINE_REDIS_KEY_PREFIX"])
+    redis = Redis.from_url(setup.cluster.env["ADVICE_LINE_REDIS_URL"])
+    try:
+        assert await redis.scard(keys.outage_consultations) == 0
+    finally:
+        await redis.aclose()
+    spools = sorted((setup.cluster.root / "data" / "spool").glob("*.spool"))
+    assert spools and all(p.stat().st_size == 0 for p in spools)
+    for person in (nurse, senior, nurse2, senior2, gp):
+        assert person.seqs == sorted(set(person.seqs), key=lambda s: tuple(map(int, s.split("-"))))

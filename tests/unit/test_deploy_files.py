@@ -190,3 +190,25 @@ def test_haproxy_accepts_the_proxy_config(tmp_path: Path) -> None:
 def test_yaml_files_parse(name: str) -> None:
     path = DEPLOY / name if (DEPLOY / name).exists() else DEPLOY / "k8s" / name
     assert list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+
+
+def test_the_outage_spool_outlives_a_node_and_every_node_can_replay_it() -> None:
+    """docs/operations.md, "PostgreSQL outage": the spool is on a volume shared by the nodes,
+    at <data_dir>/spool, in the container image, compose and Kubernetes alike."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    assert "ADVICE_LINE_DATA_DIR=/var/lib/advice-line" in dockerfile
+    assert "/var/lib/advice-line/spool" in dockerfile  # owned by the unprivileged user
+    services = _compose()["services"]
+    assert services["app1"]["volumes"] == services["app2"]["volumes"] == [
+        "spool:/var/lib/advice-line/spool"
+    ]
+    assert "spool" in _compose()["volumes"]
+    objects = _manifests()
+    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["spool"] == "/var/lib/advice-line/spool"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "spool"]
+    claim = objects["PersistentVolumeClaim"]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]

@@ -270,7 +270,7 @@ function renderDetails() {
     view.escalationView(escalation, names) || "",
     el("h2", {}, t("patients.care_plan")),
     el("p", { class: "ring-patient" }, view.patientLabel(plan)),
-    view.carePlanBanners(plan),
+    view.carePlanBanners(plan, Boolean(c.degraded)),
     el("h2", {}, t("call.isbar.title")),
     view.isbarView(c.isbar, plan),
     view.carePlanFacts(plan) || "");

@@ -178,7 +178,7 @@ function offerPanel(data) {
       el("span", { class: "ring-channel" }, view.channelText(c.channel)))),
   el("p", { class: "ring-patient", "data-testid": "ring-patient" }, view.patientLabel(plan)),
   statusLine,
-  view.carePlanBanners(plan),
+  view.carePlanBanners(plan, Boolean(data.degraded)),
   el("div", { class: "ring-actions" }, accept, decline, dismiss),
   el("p", { class: "ring-muted hint", hidden: true }, t("ring.muted")),
   el("div", { class: "ring-escalation" }),
@@ -296,7 +296,8 @@ async function refreshCalls() {
       // Offered while this page was away (a reload, a reconnect): read what the ring would show.
       const { consultation } = await api("GET", `/api/v1/consultations/${id}`);
       if (!consultation.offered.includes(me)) continue;
-      showOffer({ consultation, tier: consultation.tier, isbar: consultation.isbar, care_plan: consultation.care_plan });
+      showOffer({ consultation, tier: consultation.tier, isbar: consultation.isbar, care_plan: consultation.care_plan,
+        degraded: consultation.degraded });
     }
   } catch (error) {
     showState(myCallsState, "error", errorText(error), refreshCalls);
@@ -319,7 +320,8 @@ live.on("state", (state) => {
   if (state !== "open" && presence) showStatus("offline");
 });
 live.on("consultation.ringing", (message) => {
-  showOffer({ consultation: message.consultation, tier: message.tier, isbar: message.isbar, care_plan: message.care_plan });
+  showOffer({ consultation: message.consultation, tier: message.tier, isbar: message.isbar, care_plan: message.care_plan,
+    degraded: message.degraded });
   refreshPresenceSoon();
 });
 live.on("consultation.withdrawn", (message) => {

@@ -51,8 +51,16 @@ export function channelText(channel) {
   return t(`call.channel.${channel}`);
 }
 
-/** DNR and treatment level as two banners: the first thing to read about the patient. */
-export function carePlanBanners(plan) {
+/** DNR and treatment level as two banners: the first thing to read about the patient.
+ * ``degraded``: the call was asked for while the database was away, so there is no plan to
+ * show; say so plainly (DNR unknown here: ask the nurse). */
+export function carePlanBanners(plan, degraded = false) {
+  if (!plan && degraded) {
+    return el("div", { class: "banner limited", role: "alert", "data-testid": "care-plan-unavailable" },
+      el("span", { class: "banner-label" }, t("patients.care_plan")),
+      el("strong", { class: "banner-value" }, t("call.care_plan_outage")),
+      el("span", { class: "banner-detail" }, t("call.care_plan_outage_ask")));
+  }
   if (!plan) return el("p", { class: "muted" }, t("call.no_care_plan"));
   let decided = "";
   if (plan.dnr && plan.dnr_decided_on) decided = t("patients.dnr_decided", { by: plan.dnr_decided_by, on: formatDate(plan.dnr_decided_on) });
