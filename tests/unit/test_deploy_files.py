@@ -199,9 +199,11 @@ def test_the_outage_spool_outlives_a_node_and_every_node_can_replay_it() -> None
     assert "ADVICE_LINE_DATA_DIR=/var/lib/advice-line" in dockerfile
     assert "/var/lib/advice-line/spool" in dockerfile  # owned by the unprivileged user
     services = _compose()["services"]
-    assert services["app1"]["volumes"] == services["app2"]["volumes"] == [
-        "spool:/var/lib/advice-line/spool"
-    ]
+    assert (
+        services["app1"]["volumes"]
+        == services["app2"]["volumes"]
+        == ["spool:/var/lib/advice-line/spool"]
+    )
     assert "spool" in _compose()["volumes"]
     objects = _manifests()
     pod = objects["Deployment"]["spec"]["template"]["spec"]
