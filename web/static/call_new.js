@@ -110,15 +110,28 @@ async function startForm() {
     if (error.status === 404) {
       showState(state, "error", t("patients.not_found"));
       state.append(el("a", { class: "button secondary", href: "/call/new" }, t("call.new.pick_other")));
-    } else {
-      showState(state, "error", errorText(error), startForm);
+      return;
     }
-    return;
+    if (error.status !== 503) {
+      showState(state, "error", errorText(error), startForm);
+      return;
+    }
+    // The database is away: the patient's record cannot be shown, but the call can still be
+    // asked for (it is routed without the database; docs/operations.md).
+    patient = null;
   }
   showState(state);
-  document.getElementById("identify-patient").textContent = view.patientLabel(patient);
-  document.getElementById("identify-careplan").replaceChildren(view.carePlanBanners(patient));
-  form.elements.namedItem("isbar.background").value = background(patient);
+  if (patient) {
+    document.getElementById("identify-patient").textContent = view.patientLabel(patient);
+    document.getElementById("identify-careplan").replaceChildren(view.carePlanBanners(patient));
+    form.elements.namedItem("isbar.background").value = background(patient);
+  } else {
+    document.getElementById("identify-patient").textContent = t("call.new.patient_number", { id: patientId });
+    document.getElementById("identify-careplan").replaceChildren(
+      el("div", { class: "banner limited", role: "alert", "data-testid": "patient-unavailable" },
+        el("strong", { class: "banner-value" }, t("call.new.patient_unavailable")),
+        el("span", { class: "banner-detail" }, t("call.new.patient_unavailable_detail"))));
+  }
   bindQuickPicks(form);
   form.hidden = false;
 
