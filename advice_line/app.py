@@ -131,7 +131,8 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RESUME] = tokens = ResumeTokens(app[REDIS], app[KEYS].resume_token, grace)
     live_ms = int(settings.ws_heartbeat_seconds * 2000)
     app[SENDERS] = Senders()
-    register_senders(app)  # Web Push wake-ups; e-mail alerts when SMTP is configured
+    directory = Directory()  # this node's copy of what routing needs, for a database outage
+    register_senders(app, directory)  # Web Push wake-ups; e-mail alerts when SMTP is configured
     fallback = {"da": settings.fallback_text_da, "en": settings.fallback_text_en,
                 "phone": settings.fallback_phone}  # fmt: skip
     app[ROUTING] = RoutingEngine(
@@ -148,7 +149,7 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     spool = Spool(settings.data_dir / "spool", node)
     spool.open()
-    app[OUTAGE] = outage = OutageRouter(app[ROUTING], app[REDIS], app[KEYS], Directory(), spool)
+    app[OUTAGE] = outage = OutageRouter(app[ROUTING], app[REDIS], app[KEYS], directory, spool)
     app[ROUTING].outage = outage
     app[OUTAGE_WATCH] = outage_watch = OutageWatch(app[DB], outage)
     app[ROUTING].database_down = lambda: outage_watch.down

@@ -41,6 +41,9 @@ async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asy
         reset=_release,
         server_settings={"timezone": "UTC", "application_name": "advice-line"},
         command_timeout=30,
+        # A database host that does not answer at all (not even a refusal) counts as away
+        # after 5 s, not after asyncpg's 60: requests then route without it (outage/).
+        timeout=5,
     )
     assert pool is not None
     return pool

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import structlog
 from redis.asyncio import Redis
 
 from advice_line import audit
+from advice_line.db import DATABASE_AWAY
+from advice_line.outage.router import Moved
 from advice_line.routing_engine import RoutingEngine
 from escalation import EscalationError, NurseGone
 from signalling.presence import Presence
@@ -66,19 +69,42 @@ class NurseWatch:
         for nurse in due:
             if not await self.redis.zrem(self.key, str(nurse)) or nurse in online:
                 continue  # another node claimed her, or she is back
-            async with self.pool.acquire() as conn:
-                ids = await conn.fetch(
-                    "SELECT id FROM consultations WHERE nurse_id = $1 AND state = ANY($2::text[])",
-                    nurse, list(NEEDS_NURSE),
-                )  # fmt: skip
+            told += await self._held_told(nurse)
+            try:
+                if self.engine.database_down():
+                    raise ConnectionError("the database is away")
+                async with self.pool.acquire() as conn:
+                    ids = await conn.fetch(
+                        "SELECT id FROM consultations WHERE nurse_id = $1 AND state = ANY($2::text[])",
+                        nurse, list(NEEDS_NURSE),
+                    )  # fmt: skip
+            except DATABASE_AWAY:
+                # Her calls in the database wait for it: claim her again at a later pass.
+                await self.redis.zadd(self.key, {str(nurse): now + 1000})
+                continue
             for row in ids:
-                try:
-                    await self.engine.act(row["id"], NurseGone(), audit.SYSTEM)
-                    told += 1
-                    log.info("consultation.nurse_gone", consultation=row["id"])
-                except EscalationError:
-                    continue  # it moved on meanwhile (answered, ended, cancelled)
+                told += await self._tell(self.engine.act, row["id"])
         return told
+
+    async def _held_told(self, nurse: int) -> int:
+        """Tell her calls asked for during a database outage (held in Redis) she is gone."""
+        outage = self.engine.outage
+        if outage is None:
+            return 0
+        mine = [r["id"] for r in await outage.store.open()
+                if r["machine"]["nurse"] == nurse and r["machine"]["state"] in NEEDS_NURSE]  # fmt: skip
+        told = 0
+        for consultation_id in mine:
+            told += await self._tell(outage.act, consultation_id)
+        return told
+
+    async def _tell(self, act: Callable[..., Awaitable[Any]], consultation_id: int) -> int:
+        try:
+            await act(consultation_id, NurseGone(), audit.SYSTEM)
+        except (EscalationError, Moved):
+            return 0  # it moved on meanwhile (answered, ended, cancelled, handed back)
+        log.info("consultation.nurse_gone", consultation=consultation_id)
+        return 1
 
     async def run(self, interval: float) -> None:
         while True:

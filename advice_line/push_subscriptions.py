@@ -79,6 +79,19 @@ async def for_user(conn: asyncpg.Connection, user_id: int) -> list[Subscription]
     return [Subscription(**dict(r)) for r in rows]
 
 
+async def of_advisors(conn: asyncpg.Connection) -> dict[int, list[Subscription]]:
+    """Every enabled advisor's subscriptions (for waking them while the database is away)."""
+    rows = await conn.fetch(
+        """SELECT s.id, s.user_id, s.endpoint, s.p256dh, s.auth FROM push_subscriptions s
+             JOIN users u ON u.id = s.user_id
+            WHERE u.role = 'advisor' AND u.disabled_at IS NULL ORDER BY s.id"""
+    )
+    found: dict[int, list[Subscription]] = {}
+    for row in rows:
+        found.setdefault(row["user_id"], []).append(Subscription(**dict(row)))
+    return found
+
+
 async def count_for_user(conn: asyncpg.Connection, user_id: int) -> int:
     found = await conn.fetchval(
         "SELECT count(*) FROM push_subscriptions WHERE user_id = $1", user_id

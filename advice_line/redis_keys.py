@@ -73,6 +73,11 @@ class RedisKeys:
         return f"{self.prefix}outage:consultations"
 
     @property
+    def outage_open(self) -> str:
+        """Set of those of them still open (not ended, cancelled, abandoned or failed)."""
+        return f"{self.prefix}outage:open"
+
+    @property
     def outage_timers(self) -> str:
         """Sorted set of their timers (member: id|kind|seq, score: due, ms)."""
         return f"{self.prefix}outage:timers"

@@ -15,6 +15,7 @@ import asyncio
 import enum
 import functools
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from advice_line import push_subscriptions
+from advice_line.db import DATABASE_AWAY
 from advice_line.notice_text import tier_name, trial_texts, wake_texts
 from advice_line.notify import Notice
 from advice_line.push_keys import public_key_b64
@@ -69,6 +71,8 @@ class WebPush:
         self.vapid = Vapid02(private_key=key)
         self.subject = subject
         self.public_key = public_key_b64(key)
+        #: An advisor's subscriptions while the database is away (set by the app).
+        self.remembered: Callable[[int], list[Subscription]] | None = None
 
     async def push_wake(self, notice: Notice) -> None:
         """The sender for "wake" notices (``notice.user_id`` is the advisor to wake)."""
@@ -89,8 +93,13 @@ class WebPush:
     async def send_to_user(
         self, user_id: int, payload: dict[str, Any], *, urgency: str = "normal"
     ) -> Tally:
-        async with self.pool.acquire() as conn:
-            subscriptions = await push_subscriptions.for_user(conn, user_id)
+        try:
+            async with self.pool.acquire() as conn:
+                subscriptions = await push_subscriptions.for_user(conn, user_id)
+        except DATABASE_AWAY:
+            if self.remembered is None:
+                raise
+            subscriptions = self.remembered(user_id)  # as the last copy of the database has them
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         results = await asyncio.gather(*(self._send(s, data, urgency) for s in subscriptions))
         tally = Tally(
@@ -112,17 +121,25 @@ class WebPush:
             await asyncio.get_running_loop().run_in_executor(None, call)
         except WebPushException as exc:
             if exc.status_code in GONE:
-                async with self.pool.acquire() as conn:
-                    await push_subscriptions.gone(conn, subscription.id)
+                await self._note(push_subscriptions.gone, subscription.id)
                 log.info("push.subscription_gone", status=exc.status_code, **where)
                 return Result.GONE
             log.warning("push.failed", status=exc.status_code, **where)
         except requests.RequestException as exc:
             log.warning("push.failed", error=type(exc).__name__, **where)
         else:
-            async with self.pool.acquire() as conn:
-                await push_subscriptions.delivered(conn, subscription.id)
+            await self._note(push_subscriptions.delivered, subscription.id)
             return Result.DELIVERED
-        async with self.pool.acquire() as conn:
-            await push_subscriptions.failed(conn, subscription.id)
+        await self._note(push_subscriptions.failed, subscription.id)
         return Result.FAILED
+
+    async def _note(
+        self, record: Callable[[asyncpg.Connection, int], Awaitable[None]], subscription_id: int
+    ) -> None:
+        """Keep a subscription's record (delivered, failed, gone); skipped while the database
+        is away, which only costs that bookkeeping."""
+        try:
+            async with self.pool.acquire() as conn:
+                await record(conn, subscription_id)
+        except DATABASE_AWAY:
+            log.warning("push.bookkeeping_needs_database", subscription=subscription_id)

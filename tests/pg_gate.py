@@ -34,6 +34,8 @@ class PostgresGate:
         return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
 
     async def open(self) -> PostgresGate:
+        if self._server is not None:
+            return self  # open already
         self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

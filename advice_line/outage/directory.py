@@ -2,7 +2,8 @@
 answers, so that calls can still be routed while it does not.
 
 The copy holds which organisation each patient belongs to (a nurse may only ask about her
-own), every advisor's chosen status, idle time, name and tier, who is held by an open call,
+own), every advisor's chosen status, idle time, name and tier, who is in an open call,
+advisors' Web Push subscriptions (to wake them) and who the coordinators are (to alert them),
 and a reserve of consultation ids taken from the database's own sequence (so ids given out
 during an outage never collide with the database's). Taking the copy also keeps the rota
 cache warm: who is on duty is answered from it. A node started during an outage has no copy
@@ -17,6 +18,8 @@ from typing import Any
 
 import asyncpg
 
+from advice_line import push_subscriptions
+from advice_line.push_subscriptions import Subscription
 from advice_line.rota_cache import RotaCache
 from advice_line.situation import OPEN_STATES
 from rota.tiers import TIERS
@@ -38,6 +41,9 @@ class Directory:
     patients: dict[int, int] = field(default_factory=dict)  # patient -> organisation
     advisors: dict[int, Advisor] = field(default_factory=dict)
     held: frozenset[int] = frozenset()
+    #: Advisors' Web Push subscriptions (to wake them) and the coordinators (to alert them).
+    subscriptions: dict[int, list[Subscription]] = field(default_factory=dict)
+    coordinators: frozenset[int] = frozenset()
     ids: list[int] = field(default_factory=list)
     taken_at: dt.datetime | None = None
 
@@ -57,11 +63,16 @@ class Directory:
                  FROM users u LEFT JOIN advisor_presence p ON p.user_id = u.id
                 WHERE u.role = 'advisor' AND u.disabled_at IS NULL"""
         )
+        # In a call, not merely rung: a ring from before the outage cannot be answered
+        # until the database is back (nor time out), so it does not hold anyone meanwhile.
         held = await conn.fetch(
-            """SELECT DISTINCT unnest(CASE WHEN state IN ('queued', 'callback') THEN participants
-                                           ELSE offered || participants END) AS advisor
+            """SELECT DISTINCT unnest(participants) AS advisor
                  FROM consultations WHERE state = ANY($1::text[])""",
             list(OPEN_STATES),
+        )
+        subscriptions = await push_subscriptions.of_advisors(conn)
+        coordinators = await conn.fetch(
+            "SELECT id FROM users WHERE role = 'coordinator' AND disabled_at IS NULL"
         )
         if len(self.ids) < ID_RESERVE // 2:
             self.ids += [
@@ -79,6 +90,8 @@ class Directory:
             for r in advisors
         }
         self.held = frozenset(r["advisor"] for r in held if r["advisor"] is not None)
+        self.subscriptions = subscriptions
+        self.coordinators = frozenset(r["id"] for r in coordinators)
         self.taken_at = now
 
     def people(self, nurse: dict[str, Any], participants: list[int]) -> dict[str, Any]:

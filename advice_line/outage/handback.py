@@ -25,12 +25,11 @@ import structlog
 
 from advice_line.episodes import stored_facts
 from advice_line.outage.spool import Spool, orphan, read_lines, spool_files
-from advice_line.outage.store import OutageStore
+from advice_line.outage.store import CLOSED, OutageStore
 
 log = structlog.get_logger("advice_line.outage.handback")
 
 HANDBACK_LOCK_MS = 60_000
-_FINAL = ("ended", "cancelled", "abandoned", "failed")
 
 
 async def write_back(conn: asyncpg.Connection, record: dict[str, Any]) -> bool:
@@ -76,7 +75,7 @@ async def write_back(conn: asyncpg.Connection, record: dict[str, Any]) -> bool:
         record["id"], list(timers), [v[0] for v in timers.values()], [v[1] for v in timers.values()],
     )  # fmt: skip
     await _audit_shown(conn, record)
-    if machine["state"] in _FINAL:
+    if machine["state"] in CLOSED:
         await stored_facts.write(conn, record["id"])
     return True
 
@@ -134,36 +133,47 @@ async def hand_back(pool: asyncpg.Pool, store: OutageStore, spool: Spool) -> int
 
 
 async def _replay_spools(pool: asyncpg.Pool, store: OutageStore, spool: Spool) -> int:
+    """Replay this node's spool and the orphans'; a file is cut (or deleted) only when every
+    consultation in it is in the database, so none rests on Redis alone meanwhile."""
     written = 0
     if spool.size():
         end = spool.size()
-        written += await _replay(pool, store, read_lines(spool.path, end))
-        await spool.truncate(end)
+        done, skipped = await _replay(pool, store, read_lines(spool.path, end))
+        written += done
+        if not skipped:
+            await spool.truncate(end)
     for path in spool_files(spool.directory):
         if path == spool.path:
             continue
         with orphan(path) as ours:
             if ours:
-                written += await _replay(pool, store, read_lines(path))
-                path.unlink()
+                done, skipped = await _replay(pool, store, read_lines(path))
+                written += done
+                if not skipped:
+                    path.unlink()
     return written
 
 
-async def _replay(pool: asyncpg.Pool, store: OutageStore, lines: list[dict[str, Any]]) -> int:
+async def _replay(
+    pool: asyncpg.Pool, store: OutageStore, lines: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """Write back the newest record of each consultation in ``lines``; returns how many moved
+    a row, and how many were left for Redis's hand back (it still holds them)."""
     latest: dict[int, dict[str, Any]] = {}
     for line in lines:
         record = line["consultation"]
         if record["version"] >= latest.get(record["id"], {"version": -1})["version"]:
             latest[record["id"]] = record
     held = set(await store.ids())
-    written = 0
+    written = skipped = 0
     async with pool.acquire() as conn:
         for consultation_id, record in sorted(latest.items()):
             if consultation_id in held:
+                skipped += 1
                 continue  # Redis holds it, at least as new: handed back from there
             async with conn.transaction():
                 if await write_back(conn, {**record, "moving": False}):
                     written += 1
                     log.warning("outage.replayed_from_spool", consultation=consultation_id,
                                 detail=json.dumps({"version": record["version"]}))  # fmt: skip
-    return written
+    return written, skipped

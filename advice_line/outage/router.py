@@ -28,7 +28,7 @@ from advice_line import audit
 from advice_line.dataclass_json import from_json, to_json
 from advice_line.outage.directory import Directory
 from advice_line.outage.spool import Spool
-from advice_line.outage.store import OutageStore
+from advice_line.outage.store import CLOSED, OutageStore
 from advice_line.problems import Problem, not_found
 from advice_line.redis_keys import RedisKeys
 from advice_line.sessions import SessionUser
@@ -92,7 +92,7 @@ def _ms(at: dt.datetime) -> int:
 def held_by(record: dict[str, Any]) -> set[int]:
     """Advisors a held consultation keeps from other calls (as ``situation.busy_among``)."""
     machine = record["machine"]
-    if machine["state"] in ("ended", "cancelled", "abandoned", "failed"):
+    if machine["state"] in CLOSED:
         return set()
     if machine["state"] in ("queued", "callback"):
         return set(machine["participants"])
@@ -180,9 +180,9 @@ class OutageRouter:
     async def offer_waiting(self, advisors: set[int]) -> None:
         """Offer held calls that wait (queued, waking, call back) to advisors now free, the
         most urgent and then the oldest first (as ``RoutingEngine.offer_waiting``)."""
-        if not await self.redis.scard(self.keys.outage_consultations):
+        if not await self.redis.scard(self.keys.outage_open):
             return
-        waiting = [r for r in await self.store.all()
+        waiting = [r for r in await self.store.open()
                    if r["machine"]["state"] in ("waking", "queued", "callback")
                    and not r.get("moving")]  # fmt: skip
         waiting.sort(key=lambda r: (_URGENCY_ORDER[r["machine"]["urgency"]], r["created_at"]))
@@ -295,7 +295,7 @@ class OutageRouter:
 
     async def _held(self, apart_from: int | None) -> set[int]:
         held = set(self.directory.held)
-        for record in await self.store.all():
+        for record in await self.store.open():
             if record["id"] != apart_from:
                 held |= held_by(record)
         return held

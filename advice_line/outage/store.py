@@ -27,6 +27,7 @@ elseif current ~= ARGV[1] then
 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'record', ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[4]) else redis.call('SREM', KEYS[4], ARGV[4]) end
 for _, member in ipairs(cjson.decode(ARGV[5])) do redis.call('ZREM', KEYS[2], member) end
 for _, pair in ipairs(cjson.decode(ARGV[6])) do redis.call('ZADD', KEYS[2], pair[1], pair[2]) end
 return 1
@@ -36,9 +37,14 @@ _FORGET = """
 if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[3], ARGV[2])
+redis.call('SREM', KEYS[4], ARGV[2])
 for _, member in ipairs(cjson.decode(ARGV[3])) do redis.call('ZREM', KEYS[2], member) end
 return 1
 """
+
+
+#: States a consultation does not leave.
+CLOSED = ("ended", "cancelled", "abandoned", "failed")
 
 
 def timer_member(consultation_id: int, kind: str, seq: int) -> str:
@@ -79,7 +85,15 @@ class OutageStore:
 
     async def all(self) -> list[dict[str, Any]]:
         """Every consultation held (open or closed, not yet handed back), oldest first."""
-        ids = await self.ids()
+        return await self._read(await self.ids())
+
+    async def open(self) -> list[dict[str, Any]]:
+        """The held consultations still open (what routing and the lists look at)."""
+        return await self._read(
+            sorted(int(i) for i in await self.redis.smembers(self.keys.outage_open))
+        )
+
+    async def _read(self, ids: list[int]) -> list[dict[str, Any]]:
         if not ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -96,10 +110,10 @@ class OutageStore:
                  for kind, (seq, due) in record["timers"].items()]  # fmt: skip
         stored = await self._store(
             keys=[self.keys.outage_consultation(record["id"]), self.keys.outage_timers,
-                  self.keys.outage_consultations],
+                  self.keys.outage_consultations, self.keys.outage_open],
             args=["" if before is None else stamp(before), stamp(record),
                   json.dumps(record, default=str), record["id"], json.dumps(dropped),
-                  json.dumps(added)],
+                  json.dumps(added), "0" if record["machine"]["state"] in CLOSED else "1"],
         )  # fmt: skip
         return bool(stored)
 
@@ -107,7 +121,7 @@ class OutageStore:
         """Drop a handed-back record (marked ``moving``), if it is still as written back."""
         forgotten = await self._forget(
             keys=[self.keys.outage_consultation(record["id"]), self.keys.outage_timers,
-                  self.keys.outage_consultations],
+                  self.keys.outage_consultations, self.keys.outage_open],
             args=[stamp(record), record["id"], json.dumps(members_of(record))],
         )  # fmt: skip
         return bool(forgotten)

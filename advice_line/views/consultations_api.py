@@ -121,7 +121,7 @@ async def _held_view(
     router = request.app[OUTAGE]
     position = None
     if record["machine"]["state"] in outage_reading.WAITING:
-        position = outage_reading.queue_position(record, await router.store.all())
+        position = outage_reading.queue_position(record, await router.store.open())
     return outage_reading.view_of(
         record, router.directory, with_timeline=with_timeline,
         fallback=request.app[ROUTING].fallback, position=position,
@@ -188,7 +188,7 @@ async def request_advice(request: web.Request) -> web.StreamResponse:
      tag="consultations")  # fmt: skip
 async def list_mine(request: web.Request) -> web.StreamResponse:
     user = current_session(request).user
-    held = [r for r in await request.app[OUTAGE].store.all()
+    held = [r for r in await request.app[OUTAGE].store.open()
             if r["machine"]["state"] in OPEN_STATES
             and consultations.may_see(user, outage_reading.row_of(r), ever_offered=False)]  # fmt: skip
     held_views = [await _held_view(request, r, with_timeline=False) for r in held]

@@ -62,6 +62,7 @@ class ThreadedGate:
         self._run(self.gate.shut())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
+        self.loop.close()  # its self-pipe is a socket pair: closed here, not by the collector
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from advice_line.app import create_app
 from advice_line.appkeys import KEYS, OUTAGE, OUTAGE_WATCH, REDIS
 from tests.integration.routing_helpers import Person, on_duty_always
+from tests.integration.test_push import Browser
+from tests.integration.test_push import push_service as push_service  # the fixture
 from tests.pg_gate import PostgresGate
 
 ISBAR = {"situation": "Åndenød og uro", "background": "Lungekræft", "assessment": "TOBS 6",
@@ -306,3 +308,95 @@ async def test_a_node_without_a_copy_of_the_database_answers_503(world):
     assert status == 503 and body["status"] == 503, body
     status, ready = await world["nurse"].call("GET", "/readyz")
     assert status == 503 and ready["checks"]["outage_routing"].startswith("unavailable")
+
+
+@pytest.mark.parametrize(
+    "world", [{"ws_resume_grace_seconds": 1.0, "ring_seconds": (30.0, 30.0, 30.0)}], indirect=True
+)
+async def test_a_nurse_gone_during_an_outage_stops_her_ringing_call(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await world["nurse"].connect()
+    await world["outage"]()
+    status, body = await ask(world)
+    assert status == 201, body
+    cid = body["consultation"]["id"]
+    await senior.wait_for("consultation.ringing", consultation__id=cid)
+    await world["nurse"].ws.close()  # gone for longer than the grace
+    withdrawn = await senior.wait_for("consultation.withdrawn", within=6, consultation_id=cid)
+    assert withdrawn["reason"] == "abandoned"
+    await world["recovery"]()
+    assert await world["db"].fetchval("SELECT state FROM consultations WHERE id = $1", cid) == (
+        "abandoned"
+    )
+
+
+async def test_a_spool_is_cut_only_once_everything_in_it_is_in_the_database(world):
+    from advice_line.outage.handback import _replay_spools
+
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await world["outage"]()
+    status, body = await ask(world)
+    assert status == 201, body
+    router = world["app"][OUTAGE]
+    size = router.spool.size()
+    await world["gate"].open()
+    # Redis still holds the consultation: the spool keeps it until it is handed back.
+    assert await _replay_spools(world["app"][OUTAGE_WATCH].pool, router.store, router.spool) == 0
+    assert router.spool.size() == size > 0
+    await world["recovery"]()
+    assert router.spool.size() == 0
+    assert await router.store.ids() == []
+
+
+async def test_closed_calls_of_the_outage_hold_nobody_and_are_not_listed(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await world["outage"]()
+    status, body = await ask(world)
+    first = body["consultation"]["id"]
+    await senior.wait_for("consultation.ringing", consultation__id=first)
+    status, body = await world["nurse"].call("POST", f"/api/v1/consultations/{first}/cancel")
+    assert status == 200, body
+    status, body = await world["nurse"].call("GET", "/api/v1/consultations")
+    assert status == 200 and body["consultations"] == []
+    # The senior nurse is free again for the next call.
+    status, body = await ask(world)
+    second = body["consultation"]["id"]
+    await senior.wait_for("consultation.ringing", consultation__id=second)
+    router = world["app"][OUTAGE]
+    assert [r["id"] for r in await router.store.open()] == [second]
+    assert sorted(await router.store.ids()) == [first, second]
+
+
+async def test_an_offline_advisor_is_woken_by_push_and_coordinators_alerted_in_an_outage(
+    world, push_service
+):
+    senior = await world["person"]("advisor", tier="senior_nurse")  # on duty, no socket open
+    phone = Browser(push_service.endpoint("senior-phone"))
+    status, _ = await senior.call("POST", "/api/v1/push/subscriptions", json=phone.subscription())
+    assert status == 201
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    coordinator = await (
+        await world["person"]("coordinator", organisation_id=world["home"]["id"])
+    ).connect()
+    await world["outage"]()
+
+    status, body = await ask(world)
+    assert status == 201 and body["consultation"]["state"] == "waking", body
+    cid = body["consultation"]["id"]
+    (push,) = await push_service.wait_for(1)
+    message = phone.decrypt(push.body)
+    assert message["type"] == "wake" and message["consultation_id"] == cid
+    # The coordinators are told on their live board: the tier is asleep, and (nobody else on
+    # duty) the next tiers are skipped.
+    kinds: list[tuple[str, str]] = []
+    for _ in range(250):  # the deadline loop: up to 5 s
+        alerts = coordinator.got("coordinator.alert", consultation_id=cid)
+        kinds = [(a["kind"], a["tier"]) for a in alerts]
+        if any(kind == "tier_skipped" for kind, _ in kinds):
+            break
+        await asyncio.sleep(0.02)
+    assert kinds[0] == ("tier_asleep", "senior_nurse"), kinds
+    assert any(kind == "tier_skipped" for kind, _ in kinds), kinds
