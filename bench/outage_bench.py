@@ -174,13 +174,22 @@ async def run(args: argparse.Namespace, cleanup: Cleanup, root: Path) -> bool:
         print(f"\nHAND BACK: {closed} of {len(ids)} consultations of the outage in PostgreSQL, "
               f"closed, {took:.1f} s after it answered again (the node probes every second)")  # fmt: skip
         rows = await conn.fetch(
-            """SELECT consultation_id, array_agg(type ORDER BY id) AS types
+            """SELECT consultation_id, array_agg(type ORDER BY id) AS types,
+                      array_agg(outage_seq ORDER BY id) AS seqs
                  FROM consultation_events WHERE consultation_id = ANY($1::bigint[])
                 GROUP BY consultation_id""",
             ids,
         )
-        complete = sum(1 for r in rows if list(r["types"]) == ANSWERED)
-        print(f"  timelines complete (each event once, in order): {complete} of {len(ids)}")
+        # Every event the outage acknowledged, once and in order (its place in the timeline
+        # counts 1, 2, 3 ... with no gap), from the request to the documented end.
+        complete = sum(
+            1 for r in rows
+            if list(r["seqs"]) == list(range(1, len(r["seqs"]) + 1))
+            and r["types"][0] == "requested" and r["types"][-1] == "completed"
+        )  # fmt: skip
+        answered_at_once = sum(1 for r in rows if list(r["types"]) == ANSWERED)
+        print(f"  timelines complete (each event once, in order, requested to completed): "
+              f"{complete} of {len(ids)}; {answered_at_once} answered at the first ring")  # fmt: skip
         return closed == len(ids) == complete and len(ids) == count
     finally:
         for task in [*readers, *load.tasks]:

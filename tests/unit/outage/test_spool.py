@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,20 @@ async def test_only_a_spool_no_running_node_holds_is_an_orphan(tmp_path: Path) -
         assert ours
     mine.close()
     assert (tmp_path / "dead.spool").stat().st_size > 0  # replayed, then deleted, by the watch
+
+
+async def test_appends_at_once_share_one_write_and_keep_their_order(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, "busy")
+    spool.open()
+    writes: list[int] = []
+    real_write = spool._write
+
+    def counted(data: bytes) -> None:
+        writes.append(data.count(b"\n"))
+        real_write(data)
+
+    spool._write = counted  # type: ignore[method-assign]
+    await asyncio.gather(*(spool.append({"n": n}) for n in range(50)))
+    spool.close()
+    assert read_lines(tmp_path / "busy.spool") == [{"n": n} for n in range(50)]
+    assert sum(writes) == 50 and len(writes) < 50  # grouped: fewer fsyncs than records
