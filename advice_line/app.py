@@ -151,7 +151,7 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     spool.open()
     app[OUTAGE] = outage = OutageRouter(app[ROUTING], app[REDIS], app[KEYS], directory, spool)
     app[ROUTING].outage = outage
-    app[OUTAGE_WATCH] = outage_watch = OutageWatch(app[DB], outage)
+    app[OUTAGE_WATCH] = outage_watch = OutageWatch(app[DB], outage, app[METRICS])
     app[ROUTING].database_down = lambda: outage_watch.down
     try:
         async with running(

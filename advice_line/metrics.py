@@ -28,5 +28,27 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Routing through a PostgreSQL outage (docs/operations.md, "PostgreSQL outage").
+        self.database_away = Gauge(
+            "advice_line_database_away",
+            "1 while this node cannot reach PostgreSQL and routes new calls without it",
+            registry=self.registry,
+        )
+        self.outage_requests = Counter(
+            "advice_line_outage_consultations_total",
+            "Consultations this node was asked for while PostgreSQL was away",
+            registry=self.registry,
+        )
+        self.handed_back = Counter(
+            "advice_line_outage_handed_back_total",
+            "Consultations of an outage this node wrote back into PostgreSQL",
+            registry=self.registry,
+        )
+        self.spooled_bytes = Gauge(
+            "advice_line_outage_spool_bytes",
+            "Bytes in this node's spool not yet replayed into PostgreSQL",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -11,6 +11,7 @@ import time
 import asyncpg
 import structlog
 
+from advice_line.metrics import Metrics
 from advice_line.outage.handback import hand_back
 from advice_line.outage.router import OutageRouter
 from advice_line.outage.spool import spool_files
@@ -26,9 +27,10 @@ PROBE_TIMEOUT = 2.0
 
 
 class OutageWatch:
-    def __init__(self, pool: asyncpg.Pool, router: OutageRouter) -> None:
+    def __init__(self, pool: asyncpg.Pool, router: OutageRouter, metrics: Metrics) -> None:
         self.pool = pool
         self.router = router
+        self.metrics = metrics
         self.down = False
         self._refreshed = 0.0
 
@@ -36,6 +38,7 @@ class OutageWatch:
         """A request could not reach the database: route without it until a probe succeeds."""
         if not self.down:
             self.down = True
+            self.metrics.database_away.set(1)
             log.warning("database.away")
 
     async def check(self, *, refresh: bool = False) -> None:
@@ -55,8 +58,10 @@ class OutageWatch:
             return
         if self.down:
             self.down = False
+            self.metrics.database_away.set(0)
             log.warning("database.back")
         await self._hand_back()
+        self.metrics.spooled_bytes.set(self.router.spool.size())
 
     async def _hand_back(self) -> None:
         router = self.router
@@ -65,6 +70,7 @@ class OutageWatch:
             return
         written = await hand_back(self.pool, router.store, router.spool)
         if written:
+            self.metrics.handed_back.inc(written)
             log.warning("outage.hand_back_done", consultations=written)
 
     async def run(self) -> None:

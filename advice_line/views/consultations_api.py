@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from advice_line import audit, consultations, rota_store
-from advice_line.appkeys import DB, OUTAGE, OUTAGE_WATCH, PRESENCE, ROUTING
+from advice_line.appkeys import DB, METRICS, OUTAGE, OUTAGE_WATCH, PRESENCE, ROUTING
 from advice_line.board import advisor_status
 from advice_line.db import DATABASE_AWAY
 from advice_line.http import (
@@ -178,6 +178,7 @@ async def request_advice(request: web.Request) -> web.StreamResponse:
             request.app[OUTAGE_WATCH].note_failure()
     # The database is away: route the call without it (docs/operations.md, "PostgreSQL outage").
     record = await request.app[OUTAGE].open(nurse, actor(request), body)
+    request.app[METRICS].outage_requests.inc()
     return json_response(
         {"consultation": await _held_view(request, record, with_timeline=True)}, status=201
     )

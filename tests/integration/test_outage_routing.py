@@ -116,6 +116,9 @@ async def test_a_call_asked_for_during_an_outage_is_answered_and_handed_back(wor
     status, ready = await world["nurse"].call("GET", "/readyz")
     assert status == 200 and ready["status"] == "degraded"
     assert await spooled_lines(world["app"]) == 2  # the request and the accept, on disk
+    metrics = await (await world["nurse"].session.get("/metrics")).text()
+    assert "advice_line_database_away 1.0" in metrics
+    assert "advice_line_outage_consultations_total 1.0" in metrics
 
     await world["recovery"]()
     db = world["db"]
@@ -130,6 +133,10 @@ async def test_a_call_asked_for_during_an_outage_is_answered_and_handed_back(wor
     assert reads == 2  # the ISBAR he was shown when rung, and again when he joined
     assert await world["app"][OUTAGE].store.ids() == []
     assert world["app"][OUTAGE].spool.size() == 0
+    metrics = await (await world["nurse"].session.get("/metrics")).text()
+    assert "advice_line_database_away 0.0" in metrics
+    assert "advice_line_outage_handed_back_total 1.0" in metrics
+    assert "advice_line_outage_spool_bytes 0.0" in metrics
 
     # From now on it is an ordinary consultation: ended and documented through the database.
     for action in ("end", "wrap-up-done"):
