@@ -151,7 +151,9 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
     spool.open()
     app[OUTAGE] = outage = OutageRouter(app[ROUTING], app[REDIS], app[KEYS], directory, spool)
     app[ROUTING].outage = outage
-    app[OUTAGE_WATCH] = outage_watch = OutageWatch(app[DB], outage, app[METRICS])
+    app[OUTAGE_WATCH] = outage_watch = OutageWatch(
+        app[DB], outage, app[METRICS], app[STORE_URLS]["database"]
+    )
     app[ROUTING].database_down = lambda: outage_watch.down
     try:
         async with running(
@@ -165,6 +167,7 @@ async def routing_ctx(app: web.Application) -> AsyncIterator[None]:
         await app[ROUTING].drain()
         await app[SENDERS].drain()
     finally:
+        await outage_watch.close()
         spool.close()
 
 

@@ -78,6 +78,11 @@ class RedisKeys:
         return f"{self.prefix}outage:open"
 
     @property
+    def outage_logouts(self) -> str:
+        """List of logouts made while PostgreSQL was away (JSON), applied at the hand back."""
+        return f"{self.prefix}outage:logouts"
+
+    @property
     def outage_timers(self) -> str:
         """Sorted set of their timers (member: id|kind|seq, score: due, ms)."""
         return f"{self.prefix}outage:timers"

@@ -5,3 +5,6 @@ ALTER TABLE consultation_events ADD COLUMN outage_seq integer;
 CREATE UNIQUE INDEX consultation_events_outage_seq
     ON consultation_events (consultation_id, outage_seq) WHERE outage_seq IS NOT NULL;
 ALTER TABLE consultations ADD COLUMN routed_in_outage boolean NOT NULL DEFAULT false;
+-- The version an outage's write back left the row at: a later write back (another node's
+-- spool) may move the row on only while nothing else has (version = outage_version).
+ALTER TABLE consultations ADD COLUMN outage_version integer;

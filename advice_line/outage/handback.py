@@ -16,6 +16,7 @@ only after what was read from it is in the database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from advice_line import audit, sessions
 from advice_line.episodes import stored_facts
 from advice_line.outage.spool import Spool, orphan, read_lines, spool_files
 from advice_line.outage.store import CLOSED, OutageStore
@@ -34,25 +36,35 @@ HANDBACK_LOCK_MS = 60_000
 
 async def write_back(conn: asyncpg.Connection, record: dict[str, Any]) -> bool:
     """Write one record into the database (inside a transaction); True if the row was
-    created or moved forward by it."""
+    created or moved forward by it. A row is moved forward only while it is as an earlier
+    write back left it: once the database has taken a step of its own on it, an older
+    history (another node's spool) is not laid over it, and the conflict is logged."""
     machine = record["machine"]
     moved = await conn.fetchval(
         """INSERT INTO consultations (id, patient_id, nurse_id, organisation_id, channel, urgency,
                                       isbar, state, tier, version, machine, offered, participants,
-                                      created_at, updated_at, routed_in_outage)
+                                      created_at, updated_at, routed_in_outage, outage_version)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::timestamptz,
-                   now(), true)
+                   now(), true, $10)
            ON CONFLICT (id) DO UPDATE
               SET state = excluded.state, tier = excluded.tier, version = excluded.version,
                   machine = excluded.machine, offered = excluded.offered,
-                  participants = excluded.participants, updated_at = now()
+                  participants = excluded.participants, updated_at = now(),
+                  outage_version = excluded.version
             WHERE consultations.version < excluded.version
+              AND consultations.version = consultations.outage_version
            RETURNING 1""",
         record["id"], machine["patient"], machine["nurse"], record["organisation_id"],
         machine["channel"], machine["urgency"], record["isbar"], machine["state"], machine["tier"],
         record["version"], machine, sorted(machine["offered"]), list(machine["participants"]),
         _at(record["created_at"]),
     )  # fmt: skip
+    if not moved:
+        now = await conn.fetchval("SELECT version FROM consultations WHERE id = $1", record["id"])
+        if now is not None and now < record["version"]:
+            log.error("outage.replay_conflict", consultation=record["id"], database=now,
+                      record=record["version"])  # fmt: skip
+        return False
     events = record["events"]
     await conn.execute(
         """INSERT INTO consultation_events (consultation_id, at, type, actor_id, data, outage_seq)
@@ -64,8 +76,6 @@ async def write_back(conn: asyncpg.Connection, record: dict[str, Any]) -> bool:
         record["id"], [e["seq"] for e in events], [_at(e["at"]) for e in events],
         [e["type"] for e in events], [e["actor_id"] for e in events], [e["data"] for e in events],
     )  # fmt: skip
-    if not moved:
-        return False
     await conn.execute("DELETE FROM consultation_timers WHERE consultation_id = $1", record["id"])
     timers = record["timers"]
     await conn.execute(
@@ -112,6 +122,7 @@ async def hand_back(pool: asyncpg.Pool, store: OutageStore, spool: Spool) -> int
     if not await redis.set(keys.outage_handback_lock, token, nx=True, px=HANDBACK_LOCK_MS):
         return 0  # another node is at it
     try:
+        await _apply_logouts(pool, store)
         written = 0
         for record in await store.all():
             if not record.get("moving"):
@@ -119,8 +130,15 @@ async def hand_back(pool: asyncpg.Pool, store: OutageStore, spool: Spool) -> int
                 if not await store.put(marked, record):
                     continue  # a step came first: the next pass takes it
                 record = marked
-            async with pool.acquire() as conn, conn.transaction():
-                await write_back(conn, record)
+            try:
+                async with pool.acquire() as conn, conn.transaction():
+                    await write_back(conn, record)
+            except BaseException:
+                # Not written (the database went away again): unmark it, so the call goes
+                # on routing without the database rather than wait for it, stuck.
+                with contextlib.suppress(Exception):
+                    await store.put({**record, "moving": False}, record)
+                raise
             if await store.forget(record):
                 written += 1
                 log.info("outage.handed_back", consultation=record["id"],
@@ -132,25 +150,47 @@ async def hand_back(pool: asyncpg.Pool, store: OutageStore, spool: Spool) -> int
             await redis.delete(keys.outage_handback_lock)
 
 
+async def _apply_logouts(pool: asyncpg.Pool, store: OutageStore) -> None:
+    """End in the database, and audit, the sessions logged out of during the outage."""
+    key = store.keys.outage_logouts
+    logouts = [json.loads(raw) for raw in await store.redis.lrange(key, 0, -1)]
+    if not logouts:
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        for logout in logouts:
+            await sessions.revoke(conn, logout["token_hash"])
+            await audit.record(
+                conn, audit.Actor(logout["user_id"], logout["username"], logout["ip"]),
+                "auth.logout", "user", logout["user_id"], "logout (during a database outage)",
+                details={"at": logout["at"]},
+            )  # fmt: skip
+    await store.redis.ltrim(key, len(logouts), -1)
+
+
 async def _replay_spools(pool: asyncpg.Pool, store: OutageStore, spool: Spool) -> int:
-    """Replay this node's spool and the orphans'; a file is cut (or deleted) only when every
-    consultation in it is in the database, so none rests on Redis alone meanwhile."""
-    written = 0
-    if spool.size():
-        end = spool.size()
-        done, skipped = await _replay(pool, store, read_lines(spool.path, end))
-        written += done
+    """Replay every spool in the directory as one: the newest record of each consultation
+    across all files is written back once (two nodes may each hold part of a call's history).
+    This node's file is read up to a whole record; other running nodes' files are read only
+    (each cuts its own); files no node holds are orphans. This node's file is cut, and the
+    orphans deleted, only when every consultation in them is in the database."""
+    end = await spool.settled_size()
+    lines = read_lines(spool.path, end) if end else []
+    with contextlib.ExitStack() as held:
+        orphans = []
+        for path in spool_files(spool.directory):
+            if path == spool.path:
+                continue
+            if held.enter_context(orphan(path)):
+                orphans.append(path)
+            lines += read_lines(path)
+        if not lines:
+            return 0
+        written, skipped = await _replay(pool, store, lines)
         if not skipped:
-            await spool.truncate(end)
-    for path in spool_files(spool.directory):
-        if path == spool.path:
-            continue
-        with orphan(path) as ours:
-            if ours:
-                done, skipped = await _replay(pool, store, read_lines(path))
-                written += done
-                if not skipped:
-                    path.unlink()
+            if end:
+                await spool.truncate(end)
+            for path in orphans:
+                path.unlink()
     return written
 
 

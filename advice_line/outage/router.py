@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import secrets
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from advice_line.outage.spool import Spool
 from advice_line.outage.store import CLOSED, OutageStore
 from advice_line.problems import Problem, not_found
 from advice_line.redis_keys import RedisKeys
-from advice_line.sessions import SessionUser
+from advice_line.sessions import Session, SessionUser
 from escalation import machine as core
 from escalation import new_consultation
 from escalation.model import (
@@ -170,6 +171,14 @@ class OutageRouter:
                  state=after["machine"]["state"])  # fmt: skip
         return after
 
+    async def note_logout(self, session: Session, actor: audit.Actor) -> None:
+        """A logout while the database is away: ended in the database, and audited, at the
+        hand back (the session cache already says it ended)."""
+        await self.redis.rpush(self.keys.outage_logouts, json.dumps({
+            "token_hash": session.token_hash, "user_id": session.user.id,
+            "username": actor.username, "ip": actor.ip, "at": self.engine.clock().isoformat(),
+        }))  # fmt: skip
+
     async def act(self, consultation_id: int, event: Event, actor: audit.Actor) -> dict[str, Any]:
         """Apply one user's event (accept, decline, end ...) to a held consultation."""
         record = await self.store.get(consultation_id)
@@ -240,7 +249,11 @@ class OutageRouter:
                     after = advanced(record, decision, now, actor.user_id, fired)
                     stored = await self._store(after, None if creating else record, decision)
             if stored:
-                await self._deliver(record, after, decision)
+                if self._changed(after, None if creating else record, decision):
+                    # On this node's disk before anyone is told (outside the routing lock:
+                    # the Redis write is what keeps two calls from ringing one advisor).
+                    await self.spool.append({"consultation": after})
+                    await self._deliver(record, after, decision)
                 return after
             if creating:
                 raise AssertionError("a fresh id from the sequence is held already")
@@ -252,16 +265,18 @@ class OutageRouter:
             record = found
         raise unavailable()
 
+    @staticmethod
+    def _changed(after: dict[str, Any], before: dict[str, Any] | None, decision: Decision) -> bool:
+        return before is None or after["version"] != before["version"] or bool(decision.actions)
+
     async def _store(
         self, after: dict[str, Any], before: dict[str, Any] | None, decision: Decision
     ) -> bool:
-        """Store the step in Redis; once stored, on this node's disk before anyone is told."""
-        if before is not None and after["version"] == before["version"] and not decision.actions:
-            return True  # nothing happened
-        if not await self.store.put(after, before):
-            return False
-        await self.spool.append({"consultation": after})
-        return True
+        """Store the step in Redis if the record is still ``before`` (a step that changes
+        nothing is not stored, and counts as stored)."""
+        if not self._changed(after, before, decision):
+            return True
+        return bool(await self.store.put(after, before))
 
     async def _deliver(
         self, before: dict[str, Any], after: dict[str, Any], decision: Decision

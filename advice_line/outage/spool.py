@@ -12,6 +12,7 @@ never acknowledged: reading skips it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
@@ -61,6 +62,7 @@ class Spool:
         self._handle: IO[bytes] | None = None
         self._lock = asyncio.Lock()  # one write (or rewrite) of the file at a time
         self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        self._broken = False
         self._flushing: asyncio.Task[None] | None = None
 
     def open(self) -> None:
@@ -71,19 +73,40 @@ class Spool:
         _fsync_directory(self.directory)  # the file's name is durable too
 
     def close(self) -> None:
+        """Close the file; an empty one is deleted (node ids are new at every start)."""
         if self._handle is not None:
+            if self.size() == 0:
+                self.path.unlink(missing_ok=True)
             self._handle.close()
             self._handle = None
 
     @property
     def writable(self) -> bool:
-        return self._handle is not None and not self._handle.closed
+        return not self._broken and self._handle is not None and not self._handle.closed
 
-    def _write(self, line: bytes) -> None:
+    def _write(self, data: bytes) -> None:
+        """Append ``data`` and fsync it; after a failure, cut the file back to where the write
+        began (no torn line before the next one) and refuse further writes (the node then
+        answers 503 rather than acknowledge what it cannot keep)."""
         assert self._handle is not None, "the spool is not open"
-        self._handle.write(line)
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        if self._broken:
+            raise OSError("the spool could not be written earlier")
+        start = os.fstat(self._handle.fileno()).st_size
+        try:
+            self._handle.write(data)
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError:
+            self._broken = True
+            log.error("spool.write_failed", file=self.path.name, exc_info=True)
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._handle.fileno(), start)
+            raise
+
+    async def settled_size(self) -> int:
+        """The size with no write under way (so the end of a whole record)."""
+        async with self._lock:
+            return self.size()
 
     async def append(self, record: dict[str, Any]) -> None:
         """Write one record and return once it is on disk.

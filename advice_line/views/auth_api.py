@@ -9,12 +9,14 @@ from advice_line.appkeys import (
     DB,
     KEYS,
     METRICS,
+    OUTAGE,
     REDIS,
     REQUEST_ID,
     SESSION_CACHE,
     SETTINGS,
     THROTTLE,
 )
+from advice_line.db import DATABASE_AWAY
 from advice_line.http import actor, client_address, current_session, json_response, read_json
 from advice_line.openapi import api
 from advice_line.passwords import hash_password, needs_rehash, verify_password
@@ -122,9 +124,15 @@ async def login(request: web.Request) -> web.StreamResponse:
 )
 async def logout(request: web.Request) -> web.StreamResponse:
     session = current_session(request, allow_pending_totp=True)
-    async with request.app[DB].acquire() as conn, conn.transaction():
-        await sessions.revoke(conn, session.token_hash)
-        await audit.record(conn, actor(request), "auth.logout", "user", session.user.id, "logout")
+    # Ended in the session cache first: a logout holds even while the database is away.
+    await request.app[SESSION_CACHE].forget([session.token_hash])
+    try:
+        async with request.app[DB].acquire() as conn, conn.transaction():
+            await sessions.revoke(conn, session.token_hash)
+            await audit.record(conn, actor(request), "auth.logout", "user", session.user.id,
+                               "logout")  # fmt: skip
+    except DATABASE_AWAY:  # ended in the database (and audited) at the outage's hand back
+        await request.app[OUTAGE].note_logout(session, actor(request))
     await publish_revoked(request.app, [session.token_hash])
     response = web.Response(status=204)
     response.del_cookie(sessions.COOKIE_NAME, path="/")

@@ -169,13 +169,16 @@ async def request_advice(request: web.Request) -> web.StreamResponse:
     if not _database_down(request):
         try:
             consultation_id = await request.app[ROUTING].open(nurse, actor(request), body)
-            async with request.app[DB].acquire() as conn:
-                row = await consultations.row(conn, consultation_id)
-            return json_response(
-                {"consultation": await _view(request, row, with_timeline=True)}, status=201
-            )
         except DATABASE_AWAY:
             request.app[OUTAGE_WATCH].note_failure()
+        else:
+            try:
+                async with request.app[DB].acquire() as conn:
+                    row = await consultations.row(conn, consultation_id)
+                view = await _view(request, row, with_timeline=True)
+            except DATABASE_AWAY:  # stored and routed; only the reading back failed
+                view = {"id": consultation_id}
+            return json_response({"consultation": view}, status=201)
     # The database is away: route the call without it (docs/operations.md, "PostgreSQL outage").
     record = await request.app[OUTAGE].open(nurse, actor(request), body)
     request.app[METRICS].outage_requests.inc()

@@ -407,3 +407,71 @@ async def test_an_offline_advisor_is_woken_by_push_and_coordinators_alerted_in_a
         await asyncio.sleep(0.02)
     assert kinds[0] == ("tier_asleep", "senior_nurse"), kinds
     assert any(kind == "tier_skipped" for kind, _ in kinds), kinds
+
+
+async def test_a_logout_during_an_outage_holds_and_is_recorded_when_the_database_is_back(world):
+    senior = await world["person"]("advisor", tier="senior_nurse")
+    await world["outage"]()
+    status, _ = await senior.call("POST", "/api/v1/auth/logout")
+    assert status == 204
+    status, _ = await senior.call("GET", "/api/v1/auth/me")
+    assert status == 401  # ended at once, on every node (the session cache)
+    await world["recovery"]()
+    db = world["db"]
+    assert await db.fetchval(
+        "SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL", senior.id
+    ) == 0  # fmt: skip
+    assert await db.fetchval(
+        "SELECT reason FROM audit_log WHERE action = 'auth.logout' AND actor_id = $1", senior.id
+    ) == "logout (during a database outage)"  # fmt: skip
+    status, _ = await senior.call("GET", "/api/v1/auth/me")
+    assert status == 401
+
+
+async def test_spools_of_several_nodes_are_merged_and_an_orphan_is_replayed_then_deleted(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await world["outage"]()
+    status, body = await ask(world)
+    cid = body["consultation"]["id"]
+    await senior.wait_for("consultation.ringing", consultation__id=cid)
+    status, body = await senior.call("POST", f"/api/v1/consultations/{cid}/accept")
+    assert status == 200, body
+    app = world["app"]
+    spool = app[OUTAGE].spool
+    first, _ = spool.path.read_bytes().splitlines(keepends=True)
+    # A node that died holding only the request; Redis then lost everything.
+    orphan = spool.directory / "gone-node.spool"
+    orphan.write_bytes(first)
+    redis: Redis = app[REDIS]
+    for key in await redis.keys(f"{app[KEYS].prefix}outage:*"):
+        await redis.delete(key)
+    await world["recovery"]()
+    row = await world["db"].fetchrow("SELECT state, version FROM consultations WHERE id = $1", cid)
+    assert row["state"] == "connected"  # the newest of the two histories, whichever came first
+    assert (await timeline(world["db"], cid))[:3] == ["requested", "offered", "accepted"]
+    assert not orphan.exists() and spool.size() == 0
+
+
+async def test_a_write_back_never_overlays_a_row_the_database_has_moved_on(world):
+    from advice_line.outage.handback import write_back
+
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    await world["outage"]()
+    status, body = await ask(world)
+    cid = body["consultation"]["id"]
+    await senior.wait_for("consultation.ringing", consultation__id=cid)
+    status, body = await senior.call("POST", f"/api/v1/consultations/{cid}/accept")
+    record = await world["app"][OUTAGE].store.get(cid)
+    await world["recovery"]()
+    status, body = await senior.call("POST", f"/api/v1/consultations/{cid}/end")
+    assert status == 200, body
+    before = await timeline(world["db"], cid)
+    newer_looking = {**record, "version": record["version"] + 5}  # another node's history
+    async with world["db"].transaction():
+        assert not await write_back(world["db"], newer_looking)
+    assert await world["db"].fetchval("SELECT state FROM consultations WHERE id = $1", cid) == (
+        "wrap_up"
+    )
+    assert await timeline(world["db"], cid) == before
