@@ -134,6 +134,9 @@ class OutageRouter:
         self.directory = directory
         self.spool = spool
         self._release = redis.register_script(_RELEASE)
+        #: Steps on this node queue here for the routing lock, so that only one of them at a
+        #: time asks Redis for it (waiting steps do not spin on Redis).
+        self._ring_queue = asyncio.Lock()
 
     @property
     def ready(self) -> bool:
@@ -243,10 +246,20 @@ class OutageRouter:
                 after = advanced(record, decision, now, actor.user_id, fired)
                 stored = await self._store(after, None if creating else record, decision)
             except SituationNeeded:
-                async with self._routing_lock():
-                    situation = await self._situation(machine, now)
-                    decision = core.decide(machine, event, situation, self.engine.policy, now)
-                    after = advanced(record, decision, now, actor.user_id, fired)
+                decision = await self._decide_ringing(machine, event, now)
+                after = advanced(record, decision, now, actor.user_id, fired)
+                if any(isinstance(a, Offer) for a in decision.actions):
+                    async with self._routing_lock():
+                        # Decided without the lock (the costly part); under it, only check
+                        # that nobody it rings was rung for another call meanwhile, as the
+                        # database engine does. If someone was, decide again, now locked.
+                        ringing = {a for x in decision.actions if isinstance(x, Offer)
+                                   for a in x.advisors}  # fmt: skip
+                        if ringing & await self._held(apart_from=machine.id):
+                            decision = await self._decide_ringing(machine, event, now)
+                            after = advanced(record, decision, now, actor.user_id, fired)
+                        stored = await self._store(after, None if creating else record, decision)
+                else:
                     stored = await self._store(after, None if creating else record, decision)
             if stored:
                 if self._changed(after, None if creating else record, decision):
@@ -264,6 +277,12 @@ class OutageRouter:
                 return found  # the timer was fired (or replaced) by another node meanwhile
             record = found
         raise unavailable()
+
+    async def _decide_ringing(
+        self, machine: Consultation, event: Event, now: dt.datetime
+    ) -> Decision:
+        situation = await self._situation(machine, now)
+        return core.decide(machine, event, situation, self.engine.policy, now)
 
     @staticmethod
     def _changed(after: dict[str, Any], before: dict[str, Any] | None, decision: Decision) -> bool:
@@ -340,11 +359,12 @@ class OutageRouter:
     @contextlib.asynccontextmanager
     async def _routing_lock(self) -> AsyncIterator[None]:
         token = secrets.token_hex(8)
-        while True:  # held for one step's few Redis round trips: a short spin is enough
-            if await self.redis.set(self.keys.outage_routing_lock, token, nx=True, px=LOCK_MS):
-                break
-            await asyncio.sleep(0.005)
-        try:
-            yield
-        finally:
-            await self._release(keys=[self.keys.outage_routing_lock], args=[token])
+        async with self._ring_queue:
+            while True:  # held for one step's few Redis round trips: a short spin is enough
+                if await self.redis.set(self.keys.outage_routing_lock, token, nx=True, px=LOCK_MS):
+                    break
+                await asyncio.sleep(0.002)
+            try:
+                yield
+            finally:
+                await self._release(keys=[self.keys.outage_routing_lock], args=[token])
