@@ -1,10 +1,11 @@
 """Routing during a database outage: the pure core over Redis, each step spooled to disk.
 
 The same ``escalation`` core decides as in normal running; only where the state lives and
-where the situation comes from differ. A step that rings someone holds a Redis lock while
-it reads who is busy and stores itself (the advisory lock's role), so two calls never ring
-one advisor. A stored step is appended to this node's spool, on disk, before anyone is
-told: what a user was told survives a crash of this node and of Redis.
+where the situation comes from differ. A step that rings someone decides first, then takes
+a Redis lock (the advisory lock's role) under which it checks that nobody it rings was rung
+for another call meanwhile and stores itself, so two calls never ring one advisor. A stored
+step is appended to this node's spool, on disk, before anyone is told: what a user was told
+survives a crash of this node and of Redis.
 
 What an outage costs, said once here and in docs/operations.md: advisors are rung with the
 ISBAR but without the care plan (it is in the database); the patient's own GP is not looked
