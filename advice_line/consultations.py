@@ -131,7 +131,7 @@ async def due_timers(
     conn: asyncpg.Connection, now: dt.datetime, limit: int = 50
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
-        """SELECT consultation_id, kind, seq FROM consultation_timers
+        """SELECT consultation_id, kind, seq, due_at FROM consultation_timers
             WHERE due_at <= $1 ORDER BY due_at LIMIT $2""",
         now, limit,
     )  # fmt: skip
@@ -155,6 +155,16 @@ async def row(conn: asyncpg.Connection, consultation_id: int) -> dict[str, Any]:
     if found is None:
         raise not_found(f"consultation {consultation_id}")
     return dict(found)
+
+
+def row_after(row: dict[str, Any], machine: Consultation) -> dict[str, Any]:
+    """A consultation row as read before a step, with the columns that step stored (as
+    ``store_step`` writes them); the other columns never change."""
+    return {
+        **row, "state": machine.state.value, "tier": machine.tier, "version": machine.version,
+        "machine": to_json(machine), "offered": sorted(machine.offered),
+        "participants": list(machine.participants),
+    }  # fmt: skip
 
 
 def may_see(user: SessionUser, consultation: dict[str, Any], *, ever_offered: bool) -> bool:

@@ -7,10 +7,13 @@ commit are messages sent (rings, withdrawals, updates, wake-ups, alerts), so nob
 about something that did not happen. A node that dies after the commit and before sending
 loses only the messages; clients read the state again when they reconnect.
 
-Timers are rows. Every node polls for due ones every ``TIMER_POLL`` seconds, locks the
-consultation (skipping ones another node is busy with), and fires a timer only if it is
-still the one that was due; a crash or restart neither loses nor double-fires one, and after
-a restart overdue timers fire at the first poll.
+Timers are rows. The node that starts one plans a try at its due time
+(``advice_line/timer_schedule.py``); every node also polls every ``TIMER_POLL`` seconds for
+the rows due within ``TIMER_LOOKAHEAD`` and plans those it does not know. A try locks the
+consultation (skipping ones another step holds, to try again shortly) and fires the timer only
+if it is still the one that was due, taking its row in the same transaction: a crash or
+restart neither loses nor double-fires one, and after a restart overdue timers fire at the
+first poll.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from advice_line.rota_cache import RotaCache
 from advice_line.sessions import SessionUser
 from advice_line.settings import Settings
 from advice_line.situation import build_situation, busy_among, busy_of
+from advice_line.timer_schedule import TimerKey, TimerSchedule, Tried
 from escalation import machine as core
 from escalation import new_consultation
 from escalation.model import (
@@ -77,6 +81,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("advice_line.routing")
 
 TIMER_POLL = 0.1
+#: The poll plans the timers due within this many seconds (exact tries, not poll-sized steps).
+TIMER_LOOKAHEAD = 1.0
 #: Advisory lock that serialises the routing steps that can make offers (an arbitrary key).
 ROUTING_LOCK_KEY = 0x524F5554  # "ROUT"
 Clock = Callable[[], dt.datetime]
@@ -161,7 +167,7 @@ class RoutingEngine:
         self.senders = senders
         self.clock = clock
         self.rotas = RotaCache()
-        self.wakeup = asyncio.Event()
+        self.timers = TimerSchedule(self._try_timer, clock)
         self.fallback = fallback or {}
         self.observers: list[Observer] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -187,7 +193,6 @@ class RoutingEngine:
         readers = [audit.Actor(a, f"advisor:{a}") for a in _advisors_of(offered)]
         if readers:
             await shown.read(conn)
-        timers = [a for a in decision.actions if isinstance(a, StartTimer)]
         stored = await self._store(conn, machine, decision, now, actor, readers)
         assert stored, "the row is locked: nobody else can have changed it"
         if after.state.final and not machine.state.final:
@@ -195,9 +200,18 @@ class RoutingEngine:
             await stored_facts.write(conn, after.id)
         outcome = Outcome(after, decision.actions)
         outcome.rings = await self._shown_to(conn, after, readers, shown)
-        if timers and min(t.due for t in timers) <= now + dt.timedelta(seconds=TIMER_POLL):
-            self.wakeup.set()
+        self._plan_timers(after.id, decision.actions)
         return outcome
+
+    def _plan_timers(self, consultation: int, actions: Sequence[Action]) -> None:
+        """Plan the tries of the timers a step started; forget those it cancelled. (Before
+        the commit: a try that comes too early finds the row locked or absent, and a rollback
+        leaves rows that the poll plans again.)"""
+        for action in actions:
+            if isinstance(action, CancelTimers):
+                self.timers.forget(consultation)
+            elif isinstance(action, StartTimer):
+                self.timers.plan((consultation, action.kind.value, action.seq), action.due)
 
     async def _shown_to(
         self, conn: asyncpg.Connection, after: Consultation, readers: list[audit.Actor],
@@ -257,9 +271,7 @@ class RoutingEngine:
                 return None  # changed meanwhile
             outcome = Outcome(after, decision.actions)
             outcome.rings = await self._shown_to(conn, after, readers, shown)
-        timers = [a.due for a in decision.actions if isinstance(a, StartTimer)]
-        if timers and min(timers) <= now + dt.timedelta(seconds=TIMER_POLL):
-            self.wakeup.set()
+        self._plan_timers(after.id, decision.actions)
         return machine, outcome
 
     async def _decide(
@@ -510,35 +522,51 @@ class RoutingEngine:
             await asyncio.wait(set(self._background), timeout=within)
 
     async def fire_due_timers(self) -> int:
-        """Fire every timer that is due now (on this node); returns how many fired."""
-        fired = 0
+        """Fire every timer that is due now, one after another; returns how many fired."""
         async with self.pool.acquire() as conn:
-            for due in await consultations.due_timers(conn, self.clock()):
-                outcome = None
-                async with conn.transaction():
-                    machine = await consultations.lock(
-                        conn, due["consultation_id"], skip_locked=True
-                    )
-                    if machine is None:
-                        continue  # another node has it; the timer stays for the next poll
-                    if not await consultations.take_timer(
-                        conn, machine.id, due["kind"], due["seq"]
-                    ):
-                        continue  # fired or replaced meanwhile
-                    event = timer_event(due["kind"], due["seq"], machine)
-                    outcome = await self.step(conn, machine, event, audit.SYSTEM)
-                    fired += 1
-                if outcome is not None:
-                    await self.deliver(outcome)
-                    self._offer_waiting_calls_to_freed(machine, outcome.consultation)
+            due = await consultations.due_timers(conn, self.clock())
+        fired = 0
+        for row in due:
+            key = (row["consultation_id"], row["kind"], row["seq"])
+            fired += await self._try_timer(key) is Tried.FIRED
         return fired
 
+    async def _plan_due_soon(self) -> None:
+        """Plan the timer rows due within the look-ahead (started elsewhere, or overdue)."""
+        horizon = self.clock() + dt.timedelta(seconds=TIMER_LOOKAHEAD)
+        async with self.pool.acquire() as conn:
+            rows = await consultations.due_timers(conn, horizon, limit=500)
+        for row in rows:
+            self.timers.plan((row["consultation_id"], row["kind"], row["seq"]), row["due_at"])
+
+    async def _try_timer(self, key: TimerKey) -> Tried:
+        """Fire one timer if it is still there, in the transaction that takes its row."""
+        consultation_id, kind, seq = key
+        if self.database_down():
+            return Tried.GONE  # planned again by the poll once the database is back
+        async with self.pool.acquire() as conn, conn.transaction():
+            machine = await consultations.lock(conn, consultation_id, skip_locked=True)
+            if machine is None:
+                return Tried.BUSY  # another step holds it (or it is gone: the poll tells)
+            if not await consultations.take_timer(conn, consultation_id, kind, seq):
+                return Tried.GONE  # fired, cancelled or replaced meanwhile
+            outcome = await self.step(conn, machine, timer_event(kind, seq, machine), audit.SYSTEM)
+        await self.deliver(outcome)
+        self._offer_waiting_calls_to_freed(machine, outcome.consultation)
+        return Tried.FIRED
+
     async def run_timers(self) -> None:
-        """Poll for due timers until cancelled (a new early timer wakes the loop at once)."""
+        """Plan the timers due soon, every ``TIMER_POLL`` seconds, until cancelled."""
+        try:
+            await self._run_timers()
+        finally:
+            self.timers.close()
+
+    async def _run_timers(self) -> None:
         while True:
             try:
                 if not self.database_down():  # else its timers fire once it is back
-                    await self.fire_due_timers()
+                    await self._plan_due_soon()
             except asyncio.CancelledError:
                 raise
             except DATABASE_AWAY:
@@ -552,6 +580,4 @@ class RoutingEngine:
                     raise
                 except Exception:
                     log.exception("routing.outage_timer_pass_failed")
-            self.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), TIMER_POLL)
+            await asyncio.sleep(TIMER_POLL)

@@ -241,13 +241,12 @@ async def _act(request: web.Request, event: m.Event) -> web.StreamResponse:
             else:
                 view = await _held_view(request, after, with_timeline=False)
                 return json_response({"consultation": view})
-        await request.app[ROUTING].act(
+        stepped = await request.app[ROUTING].act(
             consultation_id, event, actor(request), consultations.machine_of(found.row)
         )
     except m.EscalationError as exc:
         raise _problem(exc) from None
-    async with request.app[DB].acquire() as conn:
-        row = await consultations.row(conn, consultation_id)
+    row = consultations.row_after(found.row, stepped)  # no need to read back what was stored
     return json_response({"consultation": await _view(request, row, with_timeline=False)})
 
 

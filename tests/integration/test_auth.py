@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pyotp
 import pytest
 
+from advice_line import sessions
 from tests.conftest import TEST_PASSWORD, login
 
 
@@ -111,6 +113,32 @@ async def test_idle_session_expires(client, make_user, db, settings):
         settings.session_idle_minutes,
     )
     assert (await client.get("/api/v1/auth/me")).status == 401
+
+
+async def test_use_keeps_a_session_alive_written_at_most_every_few_seconds(
+    client, make_user, db, settings
+):
+    user = await make_user("nurse")
+    await login(client, user["username"])
+    # Used a minute before it would idle out: the use is written, so it lives on.
+    await db.execute(
+        "UPDATE sessions SET last_seen_at = now() - make_interval(mins => $1 - 1)",
+        settings.session_idle_minutes,
+    )
+    assert (await client.get("/api/v1/auth/me")).status == 200
+    touched = await db.fetchval("SELECT now() - last_seen_at FROM sessions")
+    assert touched < dt.timedelta(seconds=5)
+    # Used again at once: nothing is written (a read-only request commits nothing).
+    before = await db.fetchval("SELECT last_seen_at FROM sessions")
+    assert (await client.get("/api/v1/auth/me")).status == 200
+    assert await db.fetchval("SELECT last_seen_at FROM sessions") == before
+    # Its last use written longer ago than TOUCH_SECONDS: written again.
+    await db.execute(
+        "UPDATE sessions SET last_seen_at = now() - make_interval(secs => $1 + 1)",
+        sessions.TOUCH_SECONDS,
+    )
+    assert (await client.get("/api/v1/auth/me")).status == 200
+    assert await db.fetchval("SELECT now() - last_seen_at FROM sessions") < dt.timedelta(seconds=5)
 
 
 async def test_session_expires_absolutely_even_when_active(client, make_user, db):

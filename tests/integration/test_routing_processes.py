@@ -278,6 +278,29 @@ async def test_the_surviving_node_fires_the_ring_timer_of_a_killed_one(cluster: 
     assert types.count("timed_out") == 1, types
 
 
+async def test_a_timer_both_live_nodes_know_of_fires_once(cluster: Cluster) -> None:
+    """The node that started the ring timer tries it at its due time and the other node's
+    poll plans it too: whichever takes the row fires it; the other finds it gone."""
+    world = await arrange(cluster.db)
+    a, b = await cluster.start("a"), await cluster.start("b")
+    nurse = await cluster.person(a, world["nurse"])
+    senior = await cluster.person(b, world["senior"], online=True)
+    gp = await cluster.person(b, world["gp"], online=True)
+    consultation = await ask(nurse, world["patient_id"])
+    cid = consultation["id"]
+    await senior.wait_for("consultation.ringing", consultation__id=cid)
+    await gp.wait_for("consultation.ringing", within=5, consultation__id=cid)
+    status, _ = await gp.call("POST", f"/api/v1/consultations/{cid}/accept")
+    assert status == 200
+    await asyncio.sleep(1.5)  # both nodes' polls have passed the due time since
+    types = [row["type"] for row in await timeline(cluster.db, cid)]
+    assert types.count("timed_out") == 1, types
+    assert types.count("offered") == 2, types  # tier 1, then tier 2 once, not twice
+    assert await cluster.db.fetchval(
+        "SELECT count(*) FROM consultation_timers WHERE consultation_id = $1 AND kind = 'ring'", cid
+    ) == 0  # fmt: skip
+
+
 async def test_an_overdue_timer_fires_once_at_the_first_start_after_a_full_outage(
     cluster: Cluster,
 ) -> None:
