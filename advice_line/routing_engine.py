@@ -319,9 +319,10 @@ class RoutingEngine:
                     "type": "consultation.updated",
                     "consultation": self.summary(machine),
                 }
-                messages += [
-                    (u, update) for u in {machine.nurse, *machine.participants, *machine.offered}
-                ]
+                # A ring or a join carries the same summary: no update on top of it.
+                told = {user for user, message in messages if "consultation" in message}
+                everyone = {machine.nurse, *machine.participants, *machine.offered}
+                messages += [(u, update) for u in sorted(everyone - told)]
             await self.bus.send_many(messages)
             if outcome.actions:
                 for observer in self.observers:  # e.g. the call relay ends a call that ended
@@ -356,13 +357,23 @@ class RoutingEngine:
     ) -> list[tuple[int, dict[str, Any]]]:
         """The WebSocket messages an action stands for; notices go to the senders."""
         if isinstance(action, Offer):
-            return [(advisor, {
-                "v": 1, "type": "consultation.ringing", "consultation": self.summary(machine),
-                "tier": TIER_NAMES_BY_NUMBER.get(action.tier), **outcome.rings.get(advisor, {}),
-            }) for advisor in action.advisors]  # fmt: skip
+            # One message object per payload (every advisor rung in a step sees the same): the
+            # bus encodes it once for all of them.
+            rings: dict[int, dict[str, Any]] = {}
+            summary = self.summary(machine)
+            tier = TIER_NAMES_BY_NUMBER.get(action.tier)
+            out = []
+            for advisor in action.advisors:
+                payload = outcome.rings.get(advisor, {})
+                if id(payload) not in rings:
+                    rings[id(payload)] = {"v": 1, "type": "consultation.ringing",
+                                          "consultation": summary, "tier": tier, **payload}  # fmt: skip
+                out.append((advisor, rings[id(payload)]))
+            return out
         if isinstance(action, Withdraw):
-            return [(advisor, {"v": 1, "type": "consultation.withdrawn", "consultation_id": machine.id,
-                               "reason": action.reason}) for advisor in action.advisors]  # fmt: skip
+            withdrawn = {"v": 1, "type": "consultation.withdrawn", "consultation_id": machine.id,
+                         "reason": action.reason}  # fmt: skip
+            return [(advisor, withdrawn) for advisor in action.advisors]
         if isinstance(action, Join):
             return [(action.advisor, {
                 "v": 1, "type": "consultation.joined", "consultation": self.summary(machine),

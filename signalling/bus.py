@@ -39,6 +39,26 @@ return id
 """
 
 
+#: The same for a batch, in one call (one round trip, and one command to build and one reply
+#: to read instead of one per message). KEYS: the stream of each delivery. ARGV: max entries,
+#: ttl ms, the number m of distinct message texts, the m texts, then per delivery its channel
+#: and the number (1..m) of its text. What is published is exactly what ``send`` publishes.
+_APPEND_AND_PUBLISH_MANY = """
+local texts = tonumber(ARGV[3])
+for i = 1, #KEYS do
+  local channel = ARGV[3 + texts + 2 * i - 1]
+  local text = ARGV[3 + tonumber(ARGV[3 + texts + 2 * i])]
+  local last = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
+  local prev = ''
+  if last[1] then prev = last[1][1] end
+  local id = redis.call('XADD', KEYS[i], 'MAXLEN', ARGV[1], '*', 'm', text, 'p', prev)
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+  redis.call('PUBLISH', channel, id .. ' ' .. text)
+end
+return #KEYS
+"""
+
+
 def parse_seq(seq: str) -> tuple[int, int] | None:
     """A stream id ``"<ms>-<n>"`` as a comparable pair; None when it is not one."""
     ms, dash, n = seq.partition("-")
@@ -78,6 +98,7 @@ class UserBus:
         self.keep_ms = int(keep_seconds * 1000)
         self.max_entries = max_entries
         self._append = redis.register_script(_APPEND_AND_PUBLISH)
+        self._append_many = redis.register_script(_APPEND_AND_PUBLISH_MANY)
 
     def _args(self, user_id: int, message: dict[str, Any]) -> tuple[list[str], list[str | int]]:
         text = json.dumps(message, default=str, separators=(",", ":"))
@@ -90,14 +111,24 @@ class UserBus:
         await self._append(keys=keys, args=args)
 
     async def send_many(self, messages: list[tuple[int, dict[str, Any]]]) -> None:
-        """Deliver several messages in one Redis round trip (in order)."""
+        """Deliver several messages in one Redis call (in order). A message object sent to
+        many users (a ring, a withdrawal, an update) is encoded once."""
         if not messages:
             return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for user_id, message in messages:
-                keys, args = self._args(user_id, message)
-                await self._append(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+        texts: dict[int, int] = {}  # id of a message object -> its number among the texts
+        encoded: list[str] = []
+        keys: list[str] = []
+        routes: list[str | int] = []
+        for user_id, message in messages:
+            number = texts.get(id(message))
+            if number is None:
+                encoded.append(json.dumps(message, default=str, separators=(",", ":")))
+                number = texts[id(message)] = len(encoded)
+            keys.append(self.stream(user_id))
+            routes += [self.channel(user_id), number]
+        await self._append_many(
+            keys=keys, args=[self.max_entries, self.keep_ms, len(encoded), *encoded, *routes]
+        )
 
     async def head(self, user_id: int) -> str:
         """The ``seq`` of the last message sent to ``user_id`` (``"0-0"`` if none is kept)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from typing import Any
 
 import aiohttp
@@ -230,4 +231,37 @@ async def test_a_replay_that_cannot_be_complete_is_refused(settings):
         assert await bus.replay(7, sent[-1]) == []
         assert await bus.replay(8, "0-0") == []  # nothing was ever sent to user 8
     finally:
+        await redis.aclose()
+
+
+async def test_a_batch_is_delivered_and_kept_as_single_sends_are(settings):
+    """``send_many`` (one Redis call, a shared message encoded once) publishes and keeps
+    exactly what one ``send`` per message would: per user, in order, replayable without gap."""
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    prefix = settings.redis_key_prefix + "batch:"
+    bus = UserBus(redis, lambda u: f"{prefix}c:{u}", f"{prefix}c:*", ConnectionRegistry(),
+                  lambda u: f"{prefix}s:{u}")  # fmt: skip
+    pubsub = redis.pubsub()
+    await pubsub.psubscribe(f"{prefix}c:*")
+    try:
+        await bus.send(7, {"type": "before"})
+        before = await bus.head(7)
+        shared = {"type": "ring", "text": 'ÆØÅ "quoted" {braces}'}
+        await bus.send_many([(7, shared), (8, shared), (7, {"type": "own"}), (9, shared)])
+        published: list[tuple[str, str]] = []
+        deadline = asyncio.get_running_loop().time() + 5
+        while len(published) < 5 and asyncio.get_running_loop().time() < deadline:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if message is not None:  # None: the subscription's own confirmation, or nothing
+                published.append((message["channel"].rsplit(":", 1)[1], message["data"]))
+        assert [user for user, _ in published] == ["7", "7", "8", "7", "9"]
+        replayed = [json.loads(text) for _, text in await bus.replay(7, before)]
+        assert [m["type"] for m in replayed] == ["ring", "own"]
+        assert replayed[0]["text"] == shared["text"]
+        for user in (8, 9):
+            [(seq, text)] = await bus.replay(user, "0-0")
+            assert json.loads(text) == {**shared, "seq": seq}
+        await bus.send_many([])  # nothing to send: no call at all
+    finally:
+        await pubsub.aclose()
         await redis.aclose()

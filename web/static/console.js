@@ -323,6 +323,7 @@ live.on("consultation.ringing", (message) => {
   showOffer({ consultation: message.consultation, tier: message.tier, isbar: message.isbar, care_plan: message.care_plan,
     degraded: message.degraded });
   refreshPresenceSoon();
+  refreshCallsSoon(); // a ring carries the call's summary: no consultation.updated follows it
 });
 live.on("consultation.withdrawn", (message) => {
   const text = translateCode("ring.withdrawn.", message.reason);
