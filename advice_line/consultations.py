@@ -201,31 +201,6 @@ async def timeline(conn: asyncpg.Connection, consultation_id: int) -> list[dict[
     return [dict(r) for r in rows]
 
 
-async def people(
-    conn: asyncpg.Connection, nurse_id: int, participants: tuple[int, ...] | list[int]
-) -> dict[str, Any]:
-    """Who is calling and who is in the call, by name (advisors woken at night need to know)."""
-    rows = await conn.fetch(
-        """SELECT u.id, u.display_name AS name, u.tier, o.name AS organisation
-             FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id
-            WHERE u.id = ANY($1::bigint[])""",
-        [nurse_id, *participants],
-    )
-    found = {r["id"]: dict(r) for r in rows}
-    nurse = found.get(nurse_id, {})
-    return {
-        "nurse": {
-            "id": nurse_id,
-            "name": nurse.get("name"),
-            "organisation": nurse.get("organisation"),
-        },
-        "people": [
-            {"id": p, "name": found.get(p, {}).get("name"), "tier": found.get(p, {}).get("tier")}
-            for p in participants
-        ],
-    }
-
-
 async def queue_position(conn: asyncpg.Connection, consultation: dict[str, Any]) -> int | None:
     """Place in the queue (urgency first, then age) while waiting; None otherwise."""
     if consultation["state"] not in ("queued", "callback"):

@@ -32,6 +32,7 @@ from advice_line import audit, consultations
 from advice_line.consultations import TIER_NAMES_BY_NUMBER
 from advice_line.db import DATABASE_AWAY
 from advice_line.episodes import stored_facts
+from advice_line.names import Names
 from advice_line.notify import Notice, Senders
 from advice_line.problems import not_found
 from advice_line.rota_cache import RotaCache
@@ -168,6 +169,7 @@ class RoutingEngine:
         self.clock = clock
         self.rotas = RotaCache()
         self.timers = TimerSchedule(self._try_timer, clock)
+        self.names = Names()
         self.fallback = fallback or {}
         self.observers: list[Observer] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -220,7 +222,7 @@ class RoutingEngine:
         """What each advisor rung or joining sees (the ISBAR and care plan read, who is in it)."""
         if not readers:
             return {}
-        payload = {**shown.context, **await consultations.people(
+        payload = {**shown.context, **await self.names.people(
             conn, after.nurse, after.participants
         ), "escalation_note": after.escalation_note}  # fmt: skip
         return {reader.user_id: payload for reader in readers if reader.user_id}

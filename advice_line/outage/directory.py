@@ -97,7 +97,7 @@ class Directory:
         self.taken_at = now
 
     def people(self, nurse: dict[str, Any], participants: list[int]) -> dict[str, Any]:
-        """Who is calling and who is in the call, as ``consultations.people`` says it."""
+        """Who is calling and who is in the call, as ``Names.people`` says it."""
         return {
             "nurse": nurse,
             "people": [

@@ -149,7 +149,9 @@ async def _view(
         }  # fmt: skip
         if row["state"] == "queued":
             view["fallback"] = request.app[ROUTING].fallback
-        view.update(await consultations.people(conn, row["nurse_id"], list(row["participants"])))
+        view.update(await request.app[ROUTING].names.people(
+            conn, row["nurse_id"], list(row["participants"])
+        ))  # fmt: skip
         if with_timeline:
             # The clinical part (ISBAR, care plan) only in the single view, which is audited.
             view["isbar"] = row["isbar"]
