@@ -23,15 +23,18 @@ TIER_NAMES_BY_NUMBER = {1: "senior_nurse", 2: "gp", 3: "specialist"}
 
 async def insert(
     conn: asyncpg.Connection, machine: Consultation, organisation_id: int, isbar: dict[str, Any]
-) -> None:
-    await conn.execute(
+) -> dict[str, Any]:
+    """Store a new consultation; returns its row as stored."""
+    inserted = await conn.fetchrow(
         """INSERT INTO consultations (id, patient_id, nurse_id, organisation_id, channel, urgency,
                                       isbar, state, tier, version, machine)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *""",
         machine.id, machine.patient, machine.nurse, organisation_id, machine.channel.value,
         machine.urgency.value, isbar, machine.state.value, machine.tier, machine.version,
         to_json(machine),
     )  # fmt: skip
+    assert inserted is not None
+    return dict(inserted)
 
 
 async def new_id_for(
@@ -223,16 +226,23 @@ CARE_PLAN_COLUMNS = """p.id, p.reference, p.name, p.diagnosis_group, p.treatment
 async def care_plan(
     conn: asyncpg.Connection, patient_id: int, actor: audit.Actor, reason: str
 ) -> dict[str, Any]:
-    """The patient's care-plan summary for one reader, with its audit row."""
+    """The patient's care-plan summary for one reader, with its audit row: one statement,
+    so the read and its audit row go together without a transaction of their own."""
     found = await conn.fetchrow(
-        f"""SELECT {CARE_PLAN_COLUMNS}
-              FROM patients p LEFT JOIN organisations g ON g.id = p.gp_practice_id
-             WHERE p.id = $1""",
-        patient_id,
-    )
+        f"""WITH plan AS (
+                SELECT {CARE_PLAN_COLUMNS}
+                  FROM patients p LEFT JOIN organisations g ON g.id = p.gp_practice_id
+                 WHERE p.id = $1),
+            audited AS (
+                INSERT INTO audit_log (actor_id, actor_username, action, target_type, target_id,
+                                       patient_id, reason, ip, request_id)
+                SELECT $2::bigint, $3::text, 'patient.read', 'patient', $1::bigint::text, $1,
+                       $4::text, $5::text, $6::text
+                  FROM plan)
+            SELECT * FROM plan""",
+        patient_id, actor.user_id, actor.username, reason, actor.ip, actor.request_id,
+    )  # fmt: skip
     assert found is not None
-    await audit.record(conn, actor, "patient.read", "patient", patient_id, reason,
-                       patient_id=patient_id)  # fmt: skip
     return dict(found)
 
 

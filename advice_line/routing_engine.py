@@ -38,7 +38,7 @@ from advice_line.problems import not_found
 from advice_line.rota_cache import RotaCache
 from advice_line.sessions import SessionUser
 from advice_line.settings import Settings
-from advice_line.situation import build_situation, busy_among, busy_of
+from advice_line.situation import build_situation, busy_of, lock_then_busy
 from advice_line.timer_schedule import TimerKey, TimerSchedule, Tried
 from escalation import machine as core
 from escalation import new_consultation
@@ -299,9 +299,8 @@ class RoutingEngine:
             if not ringing or locked:
                 return decision, now
             await shown.read(conn)
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", ROUTING_LOCK_KEY)
             locked = True
-            if not await busy_among(conn, ringing, machine.id):
+            if not await lock_then_busy(conn, ROUTING_LOCK_KEY, ringing, machine.id):
                 return decision, now
 
     # Sending what was decided ---------------------------------------------------------
@@ -454,8 +453,11 @@ class RoutingEngine:
             except Exception:  # the retry timers of queued calls still offer them later
                 log.exception("routing.offer_waiting_failed", advisors=sorted(advisors))
 
-    async def open(self, nurse: SessionUser, actor: audit.Actor, body: dict[str, Any]) -> int:
-        """Create a consultation for one of the nurse's patients and route it; returns its id."""
+    async def open(
+        self, nurse: SessionUser, actor: audit.Actor, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Create a consultation for one of the nurse's patients and route it; returns its
+        row as it stands after routing."""
         async with self.pool.acquire() as conn, conn.transaction():
             org = nurse.organisation_id
             found = await consultations.new_id_for(conn, body["patient_id"], org)
@@ -465,7 +467,7 @@ class RoutingEngine:
                 found, nurse.id, body["patient_id"],
                 Urgency(body["urgency"]), Channel(body["channel"]), self.clock(),
             )  # fmt: skip
-            await consultations.insert(conn, machine, org, body["isbar"])
+            inserted = await consultations.insert(conn, machine, org, body["isbar"])
             outcome = await self.step(conn, machine, Start(), actor)
         await self.deliver(outcome)
         log.info(
@@ -473,7 +475,7 @@ class RoutingEngine:
             consultation=machine.id,
             state=outcome.consultation.state.value,
         )
-        return machine.id
+        return consultations.row_after(inserted, outcome.consultation)
 
     async def advisor_available(self, advisor: int) -> None:
         """Someone became available (connected, or switched to available): offer them a

@@ -33,20 +33,17 @@ OPEN_STATES = (
 )
 
 
-async def busy_among(conn: asyncpg.Connection, advisors: set[int], apart_from: int) -> bool:
-    """Whether any of ``advisors`` rings for, or is in, an open consultation other than one."""
-    return bool(
-        await conn.fetchval(
-            """SELECT 1 FROM consultations
-                WHERE id <> $2 AND state = ANY($3::text[])
-                  AND (CASE WHEN state IN ('queued', 'callback') THEN participants
-                            ELSE offered || participants END) && $1::bigint[]
-                LIMIT 1""",
-            list(advisors),
-            apart_from,
-            list(OPEN_STATES),
-        )
-    )
+async def lock_then_busy(
+    conn: asyncpg.Connection, lock_key: int, advisors: set[int], apart_from: int
+) -> bool:
+    """Take the routing lock (to the end of the transaction), then say whether any of
+    ``advisors`` rings for, or is in, an open consultation other than ``apart_from``, as seen
+    after the lock was granted: one round trip (the function of migration 0011)."""
+    busy = await conn.fetchval(
+        "SELECT routing_lock_then_busy($1, $2::bigint[], $3, $4::text[])",
+        lock_key, list(advisors), apart_from, list(OPEN_STATES),
+    )  # fmt: skip
+    return bool(busy)
 
 
 async def busy_of(conn: asyncpg.Connection, advisors: set[int]) -> set[int]:

@@ -92,7 +92,7 @@ def _ms(at: dt.datetime) -> int:
 
 
 def held_by(record: dict[str, Any]) -> set[int]:
-    """Advisors a held consultation keeps from other calls (as ``situation.busy_among``)."""
+    """Advisors a held consultation keeps from other calls (as ``situation.lock_then_busy`` counts them)."""
     machine = record["machine"]
     if machine["state"] in CLOSED:
         return set()

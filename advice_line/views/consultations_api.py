@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -128,16 +127,10 @@ async def _held_view(
     )  # fmt: skip
 
 
-def _audited(conn: Any, with_timeline: bool) -> Any:
-    """A transaction for the single view (its care-plan read and audit row go together);
-    the list views read no care plan and need none."""
-    return conn.transaction() if with_timeline else contextlib.nullcontext()
-
-
 async def _view(
     request: web.Request, row: dict[str, Any], *, with_timeline: bool
 ) -> dict[str, Any]:
-    async with request.app[DB].acquire() as conn, _audited(conn, with_timeline):
+    async with request.app[DB].acquire() as conn:  # the care-plan read audits itself
         view: dict[str, Any] = {
             "id": row["id"], "state": row["state"],
             "tier": consultations.TIER_NAMES_BY_NUMBER.get(row["tier"]),
@@ -170,16 +163,14 @@ async def request_advice(request: web.Request) -> web.StreamResponse:
     body = await read_json(request, REQUEST_SCHEMA)
     if not _database_down(request):
         try:
-            consultation_id = await request.app[ROUTING].open(nurse, actor(request), body)
+            row = await request.app[ROUTING].open(nurse, actor(request), body)
         except DATABASE_AWAY:
             request.app[OUTAGE_WATCH].note_failure()
         else:
             try:
-                async with request.app[DB].acquire() as conn:
-                    row = await consultations.row(conn, consultation_id)
                 view = await _view(request, row, with_timeline=True)
             except DATABASE_AWAY:  # stored and routed; only the reading back failed
-                view = {"id": consultation_id}
+                view = {"id": row["id"]}
             return json_response({"consultation": view}, status=201)
     # The database is away: route the call without it (docs/operations.md, "PostgreSQL outage").
     record = await request.app[OUTAGE].open(nurse, actor(request), body)

@@ -89,6 +89,28 @@ async def test_a_call_rings_the_senior_nurse_with_isbar_and_dnr(world):
     assert types[:3] == ["requested", "offered", "accepted"] or "accepted" in types
 
 
+async def test_reading_a_consultation_audits_its_care_plan_read_for_the_reader(world):
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    consultation = await ask(world)
+    await senior.wait_for("consultation.ringing")
+    before = await world["db"].fetchval("SELECT max(id) FROM audit_log")
+    status, body = await senior.call("GET", f"/api/v1/consultations/{consultation['id']}")
+    assert status == 200 and body["consultation"]["care_plan"]["dnr"] is True
+    rows = await world["db"].fetch("SELECT * FROM audit_log WHERE id > $1", before)
+    assert [(r["action"], r["actor_id"], r["patient_id"]) for r in rows] == [
+        ("patient.read", senior.id, world["patient_id"])
+    ]
+    assert rows[0]["reason"] == f"consultation {consultation['id']}"
+    assert rows[0]["ip"] and rows[0]["request_id"] and rows[0]["actor_username"]
+    # Someone who may not see it reads nothing and leaves no read behind.
+    stranger = await world["person"]("advisor", tier="gp")
+    status, _ = await stranger.call("GET", f"/api/v1/consultations/{consultation['id']}")
+    assert status == 404
+    reads = "SELECT count(*) FROM audit_log WHERE id > $1 AND action = 'patient.read'"
+    assert await world["db"].fetchval(reads, before) == 1
+
+
 async def test_first_accept_wins_and_the_other_ring_is_withdrawn(world):
     first = await (await world["person"]("advisor", tier="senior_nurse")).connect()
     second = await (await world["person"]("advisor", tier="senior_nurse")).connect()
@@ -107,6 +129,25 @@ async def test_first_accept_wins_and_the_other_ring_is_withdrawn(world):
     assert withdrawn["reason"] == "answered_elsewhere"
     again = await loser.call("POST", f"/api/v1/consultations/{consultation['id']}/accept")
     assert again[0] == 409
+
+
+async def test_calls_asked_for_at_once_never_ring_one_advisor_twice(world):
+    # Each step reads who is free without a lock; the routing lock and the check under it
+    # (one round trip) keep two concurrent steps from ringing the same advisor.
+    seniors = [await (await world["person"]("advisor", tier="senior_nurse")).connect()
+               for _ in range(2)]  # fmt: skip
+    gp = await (await world["person"]("advisor", tier="gp")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [p.id for p in seniors])
+    await on_duty_always(world["db"], "gp", [gp.id])
+    asked = await asyncio.gather(*(ask(world) for _ in range(8)))
+    states = sorted(c["state"] for c in asked)
+    assert states.count("ringing") == 2 and states.count("queued") == 6, states
+    rows = await world["db"].fetch(
+        "SELECT id, offered FROM consultations WHERE state = 'ringing' ORDER BY id"
+    )
+    offered = [set(r["offered"]) for r in rows]
+    assert sorted(map(sorted, offered)) == sorted([sorted(p.id for p in seniors), [gp.id]])
+    assert not offered[0] & offered[1]
 
 
 async def test_many_simultaneous_accepts_connect_exactly_one_advisor(world):
