@@ -12,7 +12,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import asyncpg
@@ -109,7 +109,20 @@ def serve(host: str | None, port: int | None, with_demo: bool, drain_seconds: fl
             _print_logins()
 
     app.on_startup.append(announce)
-    asyncio.run(_serve_until_stopped(app, settings, drain_seconds))
+    _run(_serve_until_stopped(app, settings, drain_seconds), settings.event_loop)
+
+
+def _run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+    """Run the node on the configured event loop (asyncio's own where uvloop is missing)."""
+    if event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("serve.uvloop_missing", using="asyncio")
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
 
 
 async def _serve_until_stopped(app: web.Application, settings: Settings, drain: float) -> None:

@@ -273,7 +273,13 @@ class EmbeddedRedis:
             )
             if result.returncode != 0:
                 raise EmbeddedStoreError(f"Redis did not start: {result.stderr.strip()}")
-            _wait_for_port(port, time.monotonic() + 15)
+            deadline = time.monotonic() + 15
+            _wait_for_port(port, deadline)
+            # The daemon may answer before it has written its pid file; stop() needs the file.
+            while self._pid() is None:
+                if time.monotonic() > deadline:
+                    raise EmbeddedStoreError("Redis started but wrote no pid file")
+                time.sleep(0.01)
             port_file.write_text(str(port))
             self.port = port
             self.started_here = True

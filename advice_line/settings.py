@@ -56,6 +56,8 @@ class Settings:
     migrate_on_start: bool = True
     log_format: str = "console"
     log_level: str = "info"
+    #: uvloop (libuv) when it is installed, else asyncio's own loop; "asyncio" forces the latter.
+    event_loop: str = "uvloop"
     db_pool_min: int = 2
     db_pool_max: int = 10
     default_language: str = "da"
@@ -369,6 +371,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "migrate_on_start": _parse_bool,
     "log_format": _one_of("console", "json"),
     "log_level": _one_of("debug", "info", "warning", "error"),
+    "event_loop": _one_of("uvloop", "asyncio"),
     "db_pool_min": _int_between(1, 100),
     "db_pool_max": _int_between(1, 500),
     "default_language": _language,

@@ -323,7 +323,12 @@ class Server:
 
 
 def start_server(
-    stores: Stores, root: Path, cleanup: Cleanup, *, db_pool_max: int | None
+    stores: Stores,
+    root: Path,
+    cleanup: Cleanup,
+    *,
+    db_pool_max: int | None,
+    event_loop: str | None = None,
 ) -> Server:
     """ONE ``advice-line serve``, configured through ADVICE_LINE_* as an operator would."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ADVICE_LINE_")}
@@ -340,6 +345,8 @@ def start_server(
     }
     if db_pool_max is not None:
         env["ADVICE_LINE_DB_POOL_MAX"] = str(db_pool_max)
+    if event_loop is not None:
+        env["ADVICE_LINE_EVENT_LOOP"] = event_loop
     port = free_port()
     log_file = root / "server.log"
     command = str(Path(sys.executable).parent / "advice-line")
@@ -884,7 +891,9 @@ async def run_ours(args: argparse.Namespace, cleanup: Cleanup, root: Path) -> Ou
             f"40 senior nurses, 40 GPs, 20 specialists on duty; 60 own GPs) in "
             f"{time.perf_counter() - started:.1f} s"
         )
-        server = start_server(stores, root, cleanup, db_pool_max=args.db_pool_max)
+        server = start_server(
+            stores, root, cleanup, db_pool_max=args.db_pool_max, event_loop=args.event_loop
+        )
         await wait_ready(server)
         return await drive(args, world, server, stores, conn)
     finally:
@@ -1135,6 +1144,10 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=Path, default=None, help="py-spy the server: write PATH.raw.txt"
     )
+    parser.add_argument(
+        "--event-loop", choices=("uvloop", "asyncio"), default=None,
+        help="ADVICE_LINE_EVENT_LOOP (default: the app's, uvloop)",
+    )  # fmt: skip
     parser.add_argument("--skip-janus", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
@@ -1149,7 +1162,7 @@ def main() -> int:
         cleanup.add("temporary directory", lambda: shutil.rmtree(root, ignore_errors=True))
     print(
         f"routing bench: {args.users} users, {args.rate:g} consultations/s for {args.duration:g} s, "
-        f"ring seconds {RING_SECONDS}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, in {root}"
+        f"ring seconds {RING_SECONDS}, event loop {args.event_loop or 'default'}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, in {root}"
     )
     try:
         ours = asyncio.run(asyncio.wait_for(run_ours(args, cleanup, root), timeout=200))

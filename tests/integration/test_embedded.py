@@ -179,6 +179,21 @@ async def test_redis_data_survives_a_restart(tmp_path: Path, started: list[Store
         assert await client.get("al:kept") == "still here"
 
 
+async def test_redis_stopped_right_after_it_started_is_gone(
+    tmp_path: Path, started: list[Store]
+) -> None:
+    # The daemon answers on its port a moment before it writes its pid file; start() waits
+    # for both, so a stop() at once finds the process (it left it running before).
+    for n in range(5):
+        redis = EmbeddedRedis(tmp_path / f"redis-{n}")
+        await start(started, redis)
+        pid = int((tmp_path / f"redis-{n}" / "redis.pid").read_text())
+        port = redis.port
+        assert port is not None
+        await stop(redis)
+        assert not running(pid) and not listening(port)
+
+
 async def test_redis_password_file_is_private(tmp_path: Path, started: list[Store]) -> None:
     rd = EmbeddedRedis(tmp_path / "redis")
     url = await start(started, rd)
