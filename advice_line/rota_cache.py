@@ -15,7 +15,11 @@ import asyncpg
 
 from advice_line import rota_store
 from rota.index import TierIndex
+from rota.tiers import TIERS
 
+#: The version of the rotas: changes with every edit (``updated_at``) and every deletion (the
+#: count). Also read by ``situation.build_situation`` in its one query.
+GENERATION_SQL = "SELECT coalesce(max(updated_at)::text, '') || '/' || count(*) FROM rotas"
 #: How far around "now" an index reaches before it is rebuilt.
 BEHIND = dt.timedelta(hours=1)
 AHEAD = dt.timedelta(days=7)
@@ -38,9 +42,7 @@ class RotaCache:
         """Which version of the rotas is current; asked once per step (same connection and
         instant), not once per tier."""
         if self._checked is None or self._checked[:2] != (id(conn), at):
-            generation = await conn.fetchval(
-                "SELECT coalesce(max(updated_at)::text, '') || '/' || count(*) FROM rotas"
-            )
+            generation = await conn.fetchval(GENERATION_SQL)
             self._checked = (id(conn), at, str(generation))
         return self._checked[2]
 
@@ -53,6 +55,32 @@ class RotaCache:
             entry = _Entry(generation, start, end, TierIndex.build(rotas, tier, start, end))
             self._entries[tier] = entry
         return entry.index.on_duty_clinicians(at)
+
+    def indexed(self, at: dt.datetime) -> tuple[str, dict[str, frozenset[int]]] | None:
+        """Who is on duty in every tier at ``at`` by the indexes as built, and the version of
+        the rotas they were built from; None unless all of them reach ``at`` and share one
+        version. (The caller checks the version against the database in a query it makes
+        anyway, and calls ``load`` when the rotas have changed.)"""
+        entries = [self._entries.get(str(tier)) for tier in TIERS]
+        if any(e is None or not e.start <= at < e.end for e in entries):
+            return None
+        generations = {e.generation for e in entries if e is not None}
+        if len(generations) != 1:
+            return None
+        return generations.pop(), {
+            str(tier): e.index.on_duty_clinicians(at)
+            for tier, e in zip(TIERS, entries, strict=True)
+            if e is not None
+        }
+
+    async def load(
+        self, conn: asyncpg.Connection, at: dt.datetime
+    ) -> tuple[str, dict[str, frozenset[int]]]:
+        """Who is on duty in every tier at ``at``, the indexes rebuilt if the rotas changed
+        (the version is read afresh); and the version of the rotas read."""
+        self._checked = None
+        on_duty = {str(tier): await self.on_duty(conn, str(tier), at) for tier in TIERS}
+        return await self._generation(conn, at), on_duty
 
     def on_duty_as_cached(self, tier: str, at: dt.datetime) -> frozenset[int] | None:
         """Who is on duty by the index as last built, without asking whether the rotas

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from advice_line.rota_cache import RotaCache
+from advice_line.rota_cache import GENERATION_SQL, RotaCache
 from escalation.model import Situation, TierView
 from rota.model import DEFAULT_TIMEZONE, Window
 from rota.tiers import TIERS
@@ -73,24 +73,43 @@ def covers(windows: list[dict[str, Any]], at: dt.datetime) -> bool:
     return bool(window_intervals(parsed, zone, at, at + dt.timedelta(seconds=1)))
 
 
-async def committed_gps(
-    conn: asyncpg.Connection, patient_id: int, at: dt.datetime
+def committed_gps(
+    commitments: list[tuple[int, int, list[dict[str, Any]]]], at: dt.datetime
 ) -> tuple[int, ...]:
-    """The patient's own GPs whose commitments cover ``at``, oldest commitment first."""
-    rows = await conn.fetch(
-        """SELECT c.gp_id, c.windows FROM gp_commitments c JOIN users u ON u.id = c.gp_id
-            WHERE c.patient_id = $1 AND c.valid_from <= $2::date
-              AND (c.valid_to IS NULL OR c.valid_to >= $2::date)
-              AND u.role = 'advisor' AND u.tier = 'gp' AND u.disabled_at IS NULL
-            ORDER BY c.id""",
-        patient_id,
-        at.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date(),
-    )
+    """The patient's own GPs whose commitments (id, GP, windows) cover ``at``, oldest
+    commitment first."""
     found: list[int] = []
-    for row in rows:
-        if covers(row["windows"], at) and row["gp_id"] not in found:
-            found.append(int(row["gp_id"]))
+    for _, gp, windows in sorted(commitments, key=lambda c: c[0]):
+        if covers(windows, at) and gp not in found:
+            found.append(gp)
     return tuple(found)
+
+
+#: Everything a situation needs from PostgreSQL, in one round trip: a row per candidate
+#: advisor (those on duty by the cached rota index, $1, and the patient's committed GPs) with
+#: status, idle time and whether a call holds them; a row per commitment of the patient ($3)
+#: valid on the day ($4); and one row with the version of the rotas (in ``status``), to check
+#: the cached index against.
+_SITUATION = f"""
+WITH held AS (
+    SELECT DISTINCT unnest(CASE WHEN state IN ('queued', 'callback') THEN participants
+                                ELSE offered || participants END) AS advisor
+      FROM consultations WHERE state = ANY($2::text[])),
+gps AS (
+    SELECT c.id, c.gp_id, c.windows FROM gp_commitments c JOIN users u ON u.id = c.gp_id
+     WHERE c.patient_id = $3 AND c.valid_from <= $4::date
+       AND (c.valid_to IS NULL OR c.valid_to >= $4::date)
+       AND u.role = 'advisor' AND u.tier = 'gp' AND u.disabled_at IS NULL)
+SELECT 'advisor' AS kind, u.id, coalesce(p.status, 'available') AS status,
+       coalesce(p.idle_since, '-infinity'::timestamptz) AS idle_since,
+       u.id IN (SELECT advisor FROM held) AS busy, NULL::jsonb AS windows, NULL::bigint AS seq
+  FROM users u LEFT JOIN advisor_presence p ON p.user_id = u.id
+ WHERE (u.id = ANY($1::bigint[]) OR u.id IN (SELECT gp_id FROM gps)) AND u.disabled_at IS NULL
+UNION ALL
+SELECT 'commitment', gp_id, NULL, NULL, NULL, windows, id FROM gps
+UNION ALL
+SELECT 'rotas', NULL, ({GENERATION_SQL}), NULL, NULL, NULL, NULL
+"""
 
 
 async def build_situation(
@@ -102,33 +121,33 @@ async def build_situation(
 ) -> Situation:
     """The situation of every tier at ``at`` for a consultation about ``patient_id``.
 
-    Three PostgreSQL round trips (rota version, the patient's own GPs, then each candidate's
-    status, idle time and whether a call holds them), with Redis asked who is online
-    meanwhile."""
-    on_duty = {tier: await rotas.on_duty(conn, str(tier), at) for tier in TIERS}
-    rostered = frozenset().union(*on_duty.values())
-    now_ms = int(at.timestamp() * 1000)
-    asking = asyncio.ensure_future(presence.online(rostered, now_ms))
-    try:
-        own_gps = await committed_gps(conn, patient_id, at)
-        rows = await conn.fetch(
-            """WITH held AS (
-                   SELECT DISTINCT unnest(CASE WHEN state IN ('queued', 'callback') THEN participants
-                                               ELSE offered || participants END) AS advisor
-                     FROM consultations WHERE state = ANY($2::text[]))
-               SELECT u.id, coalesce(p.status, 'available') AS status,
-                      coalesce(p.idle_since, '-infinity'::timestamptz) AS idle_since,
-                      u.id IN (SELECT advisor FROM held) AS busy
-                 FROM users u LEFT JOIN advisor_presence p ON p.user_id = u.id
-                WHERE u.id = ANY($1::bigint[]) AND u.disabled_at IS NULL""",
-            list(rostered | frozenset(own_gps)),
-            list(OPEN_STATES),
-        )
-    finally:
-        online = await asking
+    One PostgreSQL round trip (``_SITUATION``) with Redis asked who is online meanwhile; a
+    second when the rotas changed since their index was built (then the index is rebuilt and
+    the query made again), or when the patient's own GP is not on a rota (Redis is asked
+    again for them)."""
+    indexed = rotas.indexed(at) or await rotas.load(conn, at)
+    day = at.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    for _ in range(3):  # the rotas changing three times within one step: use the last read
+        generation, on_duty = indexed
+        rostered = frozenset().union(*on_duty.values())
+        now_ms = int(at.timestamp() * 1000)
+        asking = asyncio.ensure_future(presence.online(rostered, now_ms))
+        try:
+            rows = await conn.fetch(
+                _SITUATION, list(rostered), list(OPEN_STATES), patient_id, day
+            )  # fmt: skip
+        finally:
+            online = await asking
+        if next(r["status"] for r in rows if r["kind"] == "rotas") == generation:
+            break
+        indexed = await rotas.load(conn, at)  # a rota changed since its index was built
+    own_gps = committed_gps(
+        [(r["seq"], r["id"], r["windows"]) for r in rows if r["kind"] == "commitment"], at
+    )
     unrostered = frozenset(own_gps) - rostered
     if unrostered:
         online |= await presence.online(unrostered, now_ms)
+    rows = [r for r in rows if r["kind"] == "advisor"]
     ready = sorted(
         (r["idle_since"], r["id"])
         for r in rows
@@ -137,7 +156,7 @@ async def build_situation(
     order = [advisor for _, advisor in ready]
     views: dict[int, TierView] = {}
     for number, tier in enumerate(TIERS, 1):
-        staff = on_duty[tier]
+        staff = on_duty[str(tier)]
         views[number] = TierView(
             on_duty=staff,
             available=tuple(a for a in order if a in staff),
