@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -21,6 +23,7 @@ from advice_line.problems import not_found
 from advice_line.roles import TIER_NAMES
 from advice_line.rota_exchange import clinician_stretches
 from advice_line.rota_ical import CalendarEvent, build_calendar
+from rota.model import DEFAULT_TIMEZONE
 from rota.resolve import coverage_gaps
 from rota.schedule import final_schedule
 
@@ -29,6 +32,39 @@ routes = web.RouteTableDef()
 #: How far back and ahead a feed reaches (the issue asks for at least 90 days ahead).
 PAST = dt.timedelta(days=7)
 AHEAD = dt.timedelta(days=120)
+#: Shifts are computed this far beyond the feed's edges, so one that crosses an edge (a night
+#: shift, a 24-hour one) is shown whole rather than cut off.
+MARGIN = dt.timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class FeedWindow:
+    """Which shifts a feed shows: those overlapping ``[start, end)``, whole (computed over
+    ``[start - MARGIN, end + MARGIN)``). The edges are local midnights, so the feed reads the
+    same all day: a calendar program refreshing it does not see its first and last shifts
+    shrink and grow with the time of the request."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @classmethod
+    def around(cls, now: dt.datetime) -> FeedWindow:
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
+        today = now.astimezone(zone).date()
+        midnight = dt.time(0)
+        return cls(
+            dt.datetime.combine(today - PAST, midnight, zone).astimezone(dt.UTC),
+            dt.datetime.combine(today + AHEAD + dt.timedelta(days=1), midnight, zone).astimezone(
+                dt.UTC
+            ),
+        )
+
+    @property
+    def span(self) -> tuple[dt.datetime, dt.datetime]:
+        return self.start - MARGIN, self.end + MARGIN
+
+    def shows(self, start: dt.datetime, end: dt.datetime) -> bool:
+        return start < self.end and end > self.start
 
 
 def _base(request: web.Request) -> str:
@@ -92,15 +128,17 @@ async def own_feed(request: web.Request) -> web.StreamResponse:
     """The owner's own shifts, all rotas, a week back and 120 days ahead."""
     owner = await _owner(request)
     now = dt.datetime.now(dt.UTC)
-    start, end = now - PAST, now + AHEAD
+    window = FeedWindow.around(now)
     t = request.app[CATALOGUE].translate
     async with request.app[DB].acquire() as conn:
         rotas = await rota_store.load_rotas(conn)
     events = []
     for rota in rotas:
-        stretches = clinician_stretches(final_schedule(rota, start, end)).get(owner["id"], [])
+        schedule = final_schedule(rota, *window.span)
+        stretches = clinician_stretches(schedule).get(owner["id"], [])
         summary = t(owner["language"], "calendar.own_shift", rota=rota.name)
-        events += [CalendarEvent(s, e, summary, frozenset({owner["id"]})) for s, e in stretches]
+        events += [CalendarEvent(s, e, summary, frozenset({owner["id"]}))
+                   for s, e in stretches if window.shows(s, e)]  # fmt: skip
     name = t(owner["language"], "calendar.own_name")
     return _ics(build_calendar(name, f"user-{owner['id']}", events, now))
 
@@ -113,12 +151,13 @@ async def tier_feed(request: web.Request) -> web.StreamResponse:
     if tier not in TIER_NAMES:
         raise not_found("calendar")
     now = dt.datetime.now(dt.UTC)
-    start, end = now - PAST, now + AHEAD
+    window = FeedWindow.around(now)
     language = owner["language"]
     t = request.app[CATALOGUE].translate
     async with request.app[DB].acquire() as conn:
         rotas = await rota_store.load_rotas(conn, tier=tier)
-        ids = {c for r in rotas for s in final_schedule(r, start, end) for c in s.clinicians}
+        schedules = [(r, final_schedule(r, *window.span)) for r in rotas]
+        ids = {c for _, shifts in schedules for s in shifts for c in s.clinicians}
         names = await rota_store.clinician_names(conn, ids)
     events = [
         CalendarEvent(
@@ -127,12 +166,13 @@ async def tier_feed(request: web.Request) -> web.StreamResponse:
             f"{', '.join(sorted(names.get(c, '?') for c in shift.clinicians))} ({rota.name})",
             shift.clinicians,
         )
-        for rota in rotas
-        for shift in final_schedule(rota, start, end)
+        for rota, shifts in schedules
+        for shift in shifts
+        if window.shows(shift.start, shift.end)
     ]
     events += [
         CalendarEvent(gap.start, gap.end, t(language, "calendar.gap"), frozenset(), gap=True)
-        for gap in coverage_gaps(rotas, tier, start, end)
+        for gap in coverage_gaps(rotas, tier, window.start, window.end)
     ]
     name = t(language, "calendar.tier_name", tier=t(language, f"tier.{tier}"))
     return _ics(build_calendar(name, f"tier-{tier}", sorted(events, key=lambda e: e.start), now))
