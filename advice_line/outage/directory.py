@@ -28,6 +28,14 @@ from rota.tiers import TIERS
 #: can route without the database (the reserve is topped up whenever it is back; unused ids
 #: are gaps in the sequence, nothing more). bench/outage_bench.py routes 150 in 15 s.
 ID_RESERVE = 1000
+#: The patients' organisations are copied whole this often, and in between only the patients
+#: added since the last copy (with this overlap, for transactions that committed late). A
+#: patient never changes organisation; one deleted (retention) stays in the copy until the
+#: next whole copy, which matters only during an outage and only for a patient nobody can
+#: list any more. A region's or the country's patients (kept for years) are then read once
+#: in ten minutes, not every few seconds by every node.
+PATIENTS_WHOLE_EVERY = dt.timedelta(minutes=10)
+PATIENTS_OVERLAP = dt.timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class Directory:
     coordinators: frozenset[int] = frozenset()
     ids: list[int] = field(default_factory=list)
     taken_at: dt.datetime | None = None
+    #: When the patients were last copied whole, and when any copy of them last began.
+    patients_whole_at: dt.datetime | None = None
+    patients_since: dt.datetime | None = None
 
     @property
     def ready(self) -> bool:
@@ -57,8 +68,22 @@ class Directory:
         return self.ids.pop(0) if self.ids else None
 
     async def refresh(self, conn: asyncpg.Connection, rotas: RotaCache, now: dt.datetime) -> None:
-        """Take a fresh copy (a few cheap queries; the ids only when the reserve runs low)."""
-        patients = await conn.fetch("SELECT id, organisation_id FROM patients")
+        """Take a fresh copy (a few cheap queries; the ids only when the reserve runs low, and
+        the patients whole only every ``PATIENTS_WHOLE_EVERY``)."""
+        began = await conn.fetchval("SELECT now()")
+        since = self.patients_since
+        whole = (
+            since is None
+            or self.patients_whole_at is None
+            or now - self.patients_whole_at >= PATIENTS_WHOLE_EVERY
+        )
+        if whole or since is None:
+            patients = await conn.fetch("SELECT id, organisation_id FROM patients")
+        else:
+            patients = await conn.fetch(
+                "SELECT id, organisation_id FROM patients WHERE created_at >= $1",
+                since - PATIENTS_OVERLAP,
+            )
         advisors = await conn.fetch(
             """SELECT u.id, u.display_name, u.tier, coalesce(p.status, 'available') AS status,
                       extract(epoch FROM coalesce(p.idle_since, 'epoch'::timestamptz)) AS idle
@@ -86,7 +111,11 @@ class Directory:
             ]
         for tier in TIERS:
             await rotas.on_duty(conn, str(tier), now)
-        self.patients = {r["id"]: r["organisation_id"] for r in patients}
+        copied = {r["id"]: r["organisation_id"] for r in patients}
+        self.patients = copied if whole else {**self.patients, **copied}
+        if whole:
+            self.patients_whole_at = now
+        self.patients_since = began
         self.advisors = {
             r["id"]: Advisor(r["status"], float(r["idle"]), r["display_name"], r["tier"])
             for r in advisors
