@@ -268,6 +268,8 @@ class EmbeddedRedis:
                 "save 300 1\n"
             )
             config.chmod(0o600)
+            # A pid file left by a server that died must not be taken for the new one's.
+            (self.root / "redis.pid").unlink(missing_ok=True)
             result = subprocess.run(  # noqa: S603 - our own wheel's binary
                 [str(self.binary), str(config)], capture_output=True, text=True, check=False
             )

@@ -47,7 +47,14 @@ class RotaCache:
         return self._checked[2]
 
     async def on_duty(self, conn: asyncpg.Connection, tier: str, at: dt.datetime) -> frozenset[int]:
-        generation = await self._generation(conn, at)
+        return await self._on_duty(conn, tier, at, await self._generation(conn, at))
+
+    async def _on_duty(
+        self, conn: asyncpg.Connection, tier: str, at: dt.datetime, generation: str
+    ) -> frozenset[int]:
+        """From the tier's index, rebuilt first unless built from ``generation`` and
+        reaching ``at`` (an index built after a later change is labelled with the earlier
+        version, so the next check finds it stale and builds it again: never the reverse)."""
         entry = self._entries.get(tier)
         if entry is None or entry.generation != generation or not entry.start <= at < entry.end:
             rotas = await rota_store.load_rotas(conn, tier=tier)
@@ -76,11 +83,13 @@ class RotaCache:
     async def load(
         self, conn: asyncpg.Connection, at: dt.datetime
     ) -> tuple[str, dict[str, frozenset[int]]]:
-        """Who is on duty in every tier at ``at``, the indexes rebuilt if the rotas changed
-        (the version is read afresh); and the version of the rotas read."""
-        self._checked = None
-        on_duty = {str(tier): await self.on_duty(conn, str(tier), at) for tier in TIERS}
-        return await self._generation(conn, at), on_duty
+        """Who is on duty in every tier at ``at``, and the version of the rotas that says:
+        the version is read afresh, once, and every tier's index is (re)built for it."""
+        generation = str(await conn.fetchval(GENERATION_SQL))
+        on_duty = {
+            str(tier): await self._on_duty(conn, str(tier), at, generation) for tier in TIERS
+        }
+        return generation, on_duty
 
     def on_duty_as_cached(self, tier: str, at: dt.datetime) -> frozenset[int] | None:
         """Who is on duty by the index as last built, without asking whether the rotas

@@ -84,6 +84,9 @@ log = structlog.get_logger("advice_line.routing")
 TIMER_POLL = 0.1
 #: The poll plans the timers due within this many seconds (exact tries, not poll-sized steps).
 TIMER_LOOKAHEAD = 1.0
+#: How long after its due time a node tries a timer it learnt of from the poll (a timer whose
+#: node died fires this late; every other is fired by its own node first).
+TIMER_OTHERS_GRACE = 0.2
 #: Advisory lock that serialises the routing steps that can make offers (an arbitrary key).
 ROUTING_LOCK_KEY = 0x524F5554  # "ROUT"
 Clock = Callable[[], dt.datetime]
@@ -91,6 +94,10 @@ Clock = Callable[[], dt.datetime]
 NEEDS_TIERS = (Start, AdvisorAvailable, RetryEvent, RingTimeout, WakeTimeout)
 #: Told of every committed change to a consultation, after its messages are sent.
 Observer = Callable[[Consultation], Awaitable[None]]
+
+
+#: The ring payload of an advisor shown nothing more (one object, so equal rings share it).
+_NOTHING_SHOWN: dict[str, Any] = {}
 
 
 def utc_now() -> dt.datetime:
@@ -202,13 +209,12 @@ class RoutingEngine:
             await stored_facts.write(conn, after.id)
         outcome = Outcome(after, decision.actions)
         outcome.rings = await self._shown_to(conn, after, readers, shown)
-        self._plan_timers(after.id, decision.actions)
-        return outcome
+        return outcome  # its timers are planned once the caller has committed it
 
     def _plan_timers(self, consultation: int, actions: Sequence[Action]) -> None:
-        """Plan the tries of the timers a step started; forget those it cancelled. (Before
-        the commit: a try that comes too early finds the row locked or absent, and a rollback
-        leaves rows that the poll plans again.)"""
+        """Plan the tries of the timers a committed step started; forget those it cancelled.
+        (Only after the commit: a step rolled back must not leave a planned timer in the
+        place of the row that is still there.)"""
         for action in actions:
             if isinstance(action, CancelTimers):
                 self.timers.forget(consultation)
@@ -365,7 +371,7 @@ class RoutingEngine:
             tier = TIER_NAMES_BY_NUMBER.get(action.tier)
             out = []
             for advisor in action.advisors:
-                payload = outcome.rings.get(advisor, {})
+                payload = outcome.rings.get(advisor, _NOTHING_SHOWN)
                 if id(payload) not in rings:
                     rings[id(payload)] = {"v": 1, "type": "consultation.ringing",
                                           "consultation": summary, "tier": tier, **payload}  # fmt: skip
@@ -423,6 +429,7 @@ class RoutingEngine:
                 assert locked is not None
                 machine = locked
                 outcome = await self.step(conn, machine, event, actor)
+            self._plan_timers(machine.id, outcome.actions)
         await self.deliver(outcome)  # the connection is back in the pool meanwhile
         self._offer_waiting_calls_to_freed(machine, outcome.consultation)
         return outcome.consultation
@@ -469,6 +476,7 @@ class RoutingEngine:
             )  # fmt: skip
             inserted = await consultations.insert(conn, machine, org, body["isbar"])
             outcome = await self.step(conn, machine, Start(), actor)
+        self._plan_timers(machine.id, outcome.actions)
         await self.deliver(outcome)
         log.info(
             "consultation.requested",
@@ -547,12 +555,20 @@ class RoutingEngine:
         return fired
 
     async def _plan_due_soon(self) -> None:
-        """Plan the timer rows due within the look-ahead (started elsewhere, or overdue)."""
-        horizon = self.clock() + dt.timedelta(seconds=TIMER_LOOKAHEAD)
+        """Plan the timer rows due within the look-ahead that this node does not know (started
+        on another node, or overdue after a restart). One not yet due is tried
+        ``TIMER_OTHERS_GRACE`` after its time, so the node that started it fires it alone
+        and this node's try finds it gone; one overdue is tried at once."""
+        now = self.clock()
         async with self.pool.acquire() as conn:
-            rows = await consultations.due_timers(conn, horizon, limit=500)
+            rows = await consultations.due_timers(
+                conn, now + dt.timedelta(seconds=TIMER_LOOKAHEAD), limit=500
+            )
+        grace = dt.timedelta(seconds=TIMER_OTHERS_GRACE)
         for row in rows:
-            self.timers.plan((row["consultation_id"], row["kind"], row["seq"]), row["due_at"])
+            due = row["due_at"]
+            at = due + grace if due > now else due
+            self.timers.plan((row["consultation_id"], row["kind"], row["seq"]), at)
 
     async def _try_timer(self, key: TimerKey) -> Tried:
         """Fire one timer if it is still there, in the transaction that takes its row."""
@@ -566,6 +582,7 @@ class RoutingEngine:
             if not await consultations.take_timer(conn, consultation_id, kind, seq):
                 return Tried.GONE  # fired, cancelled or replaced meanwhile
             outcome = await self.step(conn, machine, timer_event(kind, seq, machine), audit.SYSTEM)
+        self._plan_timers(machine.id, outcome.actions)
         await self.deliver(outcome)
         self._offer_waiting_calls_to_freed(machine, outcome.consultation)
         return Tried.FIRED

@@ -38,7 +38,9 @@ async def lock_then_busy(
 ) -> bool:
     """Take the routing lock (to the end of the transaction), then say whether any of
     ``advisors`` rings for, or is in, an open consultation other than ``apart_from``, as seen
-    after the lock was granted: one round trip (the function of migration 0011)."""
+    after the lock was granted: one round trip (the function of migration 0011). That relies
+    on READ COMMITTED, PostgreSQL's default, which the service never changes: each statement
+    in the function then reads what was committed when it began."""
     busy = await conn.fetchval(
         "SELECT routing_lock_then_busy($1, $2::bigint[], $3, $4::text[])",
         lock_key, list(advisors), apart_from, list(OPEN_STATES),
@@ -127,7 +129,7 @@ async def build_situation(
     again for them)."""
     indexed = rotas.indexed(at) or await rotas.load(conn, at)
     day = at.astimezone(ZoneInfo(DEFAULT_TIMEZONE)).date()
-    for _ in range(3):  # the rotas changing three times within one step: use the last read
+    for _ in range(3):  # rotas changing three times within one step: the third query's rows
         generation, on_duty = indexed
         rostered = frozenset().union(*on_duty.values())
         now_ms = int(at.timestamp() * 1000)

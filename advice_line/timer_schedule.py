@@ -50,8 +50,10 @@ class TimerSchedule:
         self._fire = fire
         self._clock = clock
         self._gate = asyncio.Semaphore(concurrency)
-        #: Per consultation, per kind the one live timer: its sequence number and its handle.
-        self._planned: dict[int, dict[str, tuple[int, asyncio.TimerHandle]]] = {}
+        #: Per consultation, per kind the one live timer: its sequence number, its handle, and
+        #: whether its tries have begun (then this schedule alone says when it is tried next).
+        self._planned: dict[int, dict[str, tuple[int, asyncio.TimerHandle, bool]]] = {}
+        self._closed = False
         self._running: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
@@ -59,33 +61,44 @@ class TimerSchedule:
 
     def plan(self, key: TimerKey, due: dt.datetime) -> None:
         """Try ``key`` at ``due``; it replaces a planned timer of the same kind (as its row
-        does), and a timer planned for later than ``due`` is brought forward."""
+        does), and a timer planned for later than ``due`` whose tries have not begun is
+        brought forward."""
+        if self._closed:
+            return
         consultation, kind, seq = key
         loop = asyncio.get_running_loop()
         at = loop.time() + max(0.0, (due - self._clock()).total_seconds())
         kinds = self._planned.setdefault(consultation, {})
         planned = kinds.get(kind)
         if planned is not None:
-            planned_seq, handle = planned
-            if planned_seq > seq or (planned_seq == seq and handle.when() <= at + 0.001):
-                return  # a newer timer of that kind, or this one already planned in time
+            planned_seq, handle, begun = planned
+            if planned_seq > seq:
+                return  # a newer timer of that kind
+            if planned_seq == seq and (begun or handle.when() <= at + 0.001):
+                return  # this one, being tried or planned in time
             handle.cancel()
-        kinds[kind] = (seq, loop.call_at(at, self._start, key, 0))
+        kinds[kind] = (seq, loop.call_at(at, self._start, key, 0), False)
 
     def forget(self, consultation: int) -> None:
         """The consultation's timers were cancelled: no tries for them."""
-        for _, handle in self._planned.pop(consultation, {}).values():
+        for _, handle, _ in self._planned.pop(consultation, {}).values():
             handle.cancel()
 
     def close(self) -> None:
+        """Cancel every planned try; plans made after this are ignored (shutting down)."""
+        self._closed = True
         for kinds in self._planned.values():
-            for _, handle in kinds.values():
+            for _, handle, _ in kinds.values():
                 handle.cancel()
         self._planned.clear()
         for task in self._running:
             task.cancel()
 
     def _start(self, key: TimerKey, tries: int) -> None:
+        consultation, kind, seq = key
+        planned = self._planned.get(consultation, {}).get(kind)
+        if planned is not None and planned[0] == seq:
+            self._planned[consultation][kind] = (seq, planned[1], True)
         task = asyncio.create_task(self._try(key, tries), name=f"timer-{key[0]}-{key[1]}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -97,7 +110,7 @@ class TimerSchedule:
                 tried = await self._fire(key)
         except asyncio.CancelledError:
             raise
-        except Exception:  # the row stays; the poll plans it again
+        except Exception:  # if its row is still there, the poll plans it again
             log.exception("routing.timer_failed", consultation=consultation, kind=kind)
             tried = Tried.GONE
         kinds = self._planned.get(consultation, {})
@@ -106,7 +119,7 @@ class TimerSchedule:
             return  # replaced or forgotten meanwhile
         if tried is Tried.BUSY and tries + 1 < BUSY_TRIES:
             handle = asyncio.get_running_loop().call_later(BUSY_RETRY, self._start, key, tries + 1)
-            kinds[kind] = (seq, handle)
+            kinds[kind] = (seq, handle, True)
             return
         del kinds[kind]
         if not kinds:

@@ -169,3 +169,29 @@ async def test_closing_cancels_every_planned_try():
     await asyncio.sleep(0.08)
     assert firing.tries == []
     assert len(timers) == 0
+
+
+async def test_planning_again_while_a_timer_is_being_retried_does_not_restart_its_tries(
+    monkeypatch,
+):
+    # The poll sees the overdue row on every pass; the busy-retry limit must still hold.
+    monkeypatch.setattr(timer_schedule, "BUSY_RETRY", 0.005)
+    key = (1, "ring", 1)
+    firing = Firing({key: [Tried.BUSY] * timer_schedule.BUSY_TRIES + [Tried.FIRED]})
+    timers = schedule(firing)
+    timers.plan(key, after(0))
+    for _ in range(20):
+        await asyncio.sleep(0.004)
+        timers.plan(key, after(-1))  # overdue, as the poll reads it
+    await asyncio.sleep(0.3)
+    assert len(firing.tries) == timer_schedule.BUSY_TRIES
+    assert len(timers) == 0
+
+
+async def test_nothing_is_planned_once_closed():
+    firing = Firing()
+    timers = schedule(firing)
+    timers.close()
+    timers.plan((1, "ring", 1), after(0))
+    await asyncio.sleep(0.03)
+    assert firing.tries == [] and len(timers) == 0
