@@ -6,9 +6,12 @@ import asyncio
 
 import pytest
 
+from advice_line import audit, consultations
 from advice_line.app import create_app
 from advice_line.appkeys import PRESENCE, ROUTING, SENDERS
 from advice_line.notify import RecordingSender
+from escalation import new_consultation
+from escalation.model import Channel, Start, StartTimer, Urgency
 from tests.integration.routing_helpers import Person, on_duty_always
 
 ISBAR = {"situation": "Uro og smerter", "background": "KOL", "assessment": "TOBS 5",
@@ -473,3 +476,34 @@ async def test_a_woken_advisor_is_rung_the_moment_they_come_online(world):
     await senior.connect()  # woken by the push, opens the console: not after the minute's grace
     ring = await senior.wait_for("consultation.ringing", within=3)
     assert ring["consultation"]["id"] == consultation["id"]
+
+
+async def test_a_step_that_is_rolled_back_leaves_no_timer_planned(world):
+    # A step's timers are planned only once its transaction has committed: a rolled-back
+    # step must not leave a planned try standing in the place of the row still there.
+    senior = await (await world["person"]("advisor", tier="senior_nurse")).connect()
+    await on_duty_always(world["db"], "senior_nurse", [senior.id])
+    engine = world["app"][ROUTING]
+    nurse = world["nurse"]
+    org = await world["db"].fetchval(
+        "SELECT organisation_id FROM patients WHERE id = $1", world["patient_id"]
+    )
+    planned = len(engine.timers)
+
+    async def step_then_fail() -> None:
+        async with engine.pool.acquire() as conn, conn.transaction():
+            found = await consultations.new_id_for(conn, world["patient_id"], org)
+            machine = new_consultation(found, nurse.id, world["patient_id"], Urgency.URGENT,
+                                       Channel.VIDEO, engine.clock())  # fmt: skip
+            await consultations.insert(conn, machine, org, {"situation": "x"})
+            outcome = await engine.step(conn, machine, Start(), audit.SYSTEM)
+            assert any(isinstance(a, StartTimer) for a in outcome.actions)
+            raise RuntimeError("the commit fails")
+
+    with pytest.raises(RuntimeError):
+        await step_then_fail()
+    assert len(engine.timers) == planned
+    assert await world["db"].fetchval("SELECT count(*) FROM consultation_timers") == 0
+    # The same step committed (a request) plans its ring timer.
+    await ask(world)
+    assert len(engine.timers) == planned + 1
